@@ -1,0 +1,158 @@
+"""The `wlcap` command line: outputs, screenshot, stream, bench.
+
+Every failure a user can cause or meet (no compositor, no screencopy, unknown output, bad region,
+a failed frame) prints one line on stderr and exits with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import bench
+from .connection import Connection
+from .errors import WlcapError
+from .image import encode_png, to_rgb
+from .region import Region
+from .session import Backend, CaptureOptions, capture_one
+from .stream import run_stream
+
+EXIT_FAILURE = 2
+
+
+def _options(args: argparse.Namespace) -> CaptureOptions:
+    return CaptureOptions(
+        output=args.output,
+        region=Region.parse(args.region) if getattr(args, "region", None) else None,
+        cursor=getattr(args, "cursor", False),
+        backend=Backend(args.backend),
+        with_damage=getattr(args, "damage", False),
+    )
+
+
+def cmd_outputs(args: argparse.Namespace) -> int:
+    with Connection() as connection:
+        infos = [output.info() for output in connection.outputs.all()]
+    if args.json:
+        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        return 0
+    for info in infos:
+        w, h = info.transformed_size
+        print(f"{info.name}: {w}x{h} @ {info.refresh_mhz / 1000:g} Hz at {info.x},{info.y} "
+              f"scale {info.scale} transform {info.transform_name}  {info.description}")
+    return 0
+
+
+def cmd_screenshot(args: argparse.Namespace) -> int:
+    options = _options(args)
+    with Connection() as connection:
+        session, frame = capture_one(connection, options)
+        try:
+            if frame.kind.value != "shm":
+                raise WlcapError("screenshots read pixels on the CPU: use --backend shm or auto")
+            view = frame.view()
+            try:
+                image = to_rgb(view, frame.width, frame.height, frame.stride, frame.format,
+                               frame.y_invert, frame.transform)
+            finally:
+                view.release()
+        finally:
+            frame.release()
+            session.close()
+    path = Path(args.o or time.strftime("wlcap-%Y%m%d-%H%M%S.png"))
+    path.write_bytes(encode_png(image))
+    print(path)
+    return 0
+
+
+def cmd_stream(args: argparse.Namespace) -> int:
+    options = _options(args)
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    stats = run_stream(options, args.frames, timeout=args.timeout)
+    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    result = {
+        "frames": args.frames,
+        "seconds": round(wall, 4),
+        "fps": round(args.frames / wall, 2) if wall else 0.0,
+        "cpu_ms_per_frame": round(cpu * 1000 / args.frames, 4),
+        "backend": stats.backend,
+        "backend_reason": stats.backend_reason,
+        "buffers_allocated": stats.buffers_allocated,
+        "reallocations": stats.reallocations,
+        "frames_captured": stats.frames_captured,
+        "frames_dropped": stats.frames_dropped,
+        "frames_failed": stats.frames_failed,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['frames']} frames in {result['seconds']} s ({result['fps']} fps), "
+              f"{result['cpu_ms_per_frame']} ms CPU/frame, backend {result['backend']}, "
+              f"{result['buffers_allocated']} buffers allocated, {result['reallocations']} reallocations")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    options = _options(args)
+    result = bench.compare(options, args.frames, args.baseline_frames or args.frames)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wlcap", description="Wayland screen capture with pooled buffers")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def capture_args(p: argparse.ArgumentParser, region: bool = True) -> None:
+        p.add_argument("--output", help="output name (default: the first output)")
+        p.add_argument("--backend", choices=[b.value for b in Backend], default="auto")
+        p.add_argument("--cursor", action="store_true", help="include the cursor")
+        if region:
+            p.add_argument("--region", help='"X,Y WxH" in output-local pixels')
+
+    p = sub.add_parser("outputs", help="list outputs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_outputs)
+
+    p = sub.add_parser("screenshot", help="capture one frame to a PNG file")
+    p.add_argument("-o", metavar="FILE.png", help="where to write (default: wlcap-DATE.png)")
+    capture_args(p)
+    p.set_defaults(func=cmd_screenshot)
+
+    p = sub.add_parser("stream", help="run the pooled capture loop and report figures")
+    p.add_argument("--frames", type=int, default=180)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--damage", action="store_true",
+                   help="copy_with_damage: frames only when the screen changes")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for any one frame")
+    capture_args(p)
+    p.set_defaults(func=cmd_stream)
+
+    p = sub.add_parser("bench", help="pooled stream against per-frame set-up, in one run")
+    p.add_argument("--frames", type=int, default=180)
+    p.add_argument("--baseline-frames", type=int, default=0,
+                   help="frames for the per-frame loop (default: --frames)")
+    capture_args(p)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "frames", 1) < 1:
+        print("wlcap: --frames must be at least 1", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        return int(args.func(args))
+    except WlcapError as exc:
+        print(f"wlcap: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""DMA-BUF capture buffers: the compositor's device and formats (linux-dmabuf v4 feedback), GBM
+allocation on that device, and wl_buffers made with zwp_linux_buffer_params_v1."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import native
+from .buffers import Buffer, BufferKind, BufferSpec
+from .errors import BackendUnavailableError
+from .formats import DRM_FORMAT_MOD_INVALID, describe, describe_modifier
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+DRI_DIR = Path("/dev/dri")
+_FORMAT_TABLE_ENTRY = struct.Struct("=IIQ")  # format, padding, modifier
+
+
+@dataclass
+class DmabufFeedback:
+    """What the compositor's default feedback (or a v3 `modifier` list) says."""
+
+    main_device: int | None = None  # dev_t
+    formats: dict[int, set[int]] = field(default_factory=dict)  # format -> modifiers on the main device
+    done: bool = False
+
+
+def _parse_dev_t(data: bytes) -> int:
+    return struct.unpack("=Q", data[:8])[0] if len(data) >= 8 else struct.unpack("=I", data[:4])[0]
+
+
+class FeedbackListener:
+    """Collects zwp_linux_dmabuf_feedback_v1 events (v4) or the manager's modifier events (v3)."""
+
+    def __init__(self, connection: Connection, manager: Any) -> None:
+        self.feedback = DmabufFeedback()
+        self._table: list[tuple[int, int]] = []
+        self._tranche_device: int | None = None
+        self._tranche_formats: list[int] = []
+        guard = connection.guard
+        if connection.version("zwp_linux_dmabuf_v1") >= 4:
+            self._proxy = manager.get_default_feedback()
+            self._proxy.dispatcher["format_table"] = guard(self._handle_format_table)
+            self._proxy.dispatcher["main_device"] = guard(self._handle_main_device)
+            self._proxy.dispatcher["tranche_target_device"] = guard(self._handle_tranche_target_device)
+            self._proxy.dispatcher["tranche_formats"] = guard(self._handle_tranche_formats)
+            self._proxy.dispatcher["tranche_done"] = guard(self._handle_tranche_done)
+            self._proxy.dispatcher["done"] = guard(self._handle_done)
+        else:
+            self._proxy = None
+            manager.dispatcher["modifier"] = guard(self._handle_modifier)
+            manager.dispatcher["format"] = guard(self._handle_format)
+
+    def _handle_format_table(self, _proxy: Any, fd: int, size: int) -> None:
+        try:
+            with mmap.mmap(fd, size, mmap.MAP_PRIVATE, mmap.PROT_READ) as table:
+                self._table = [
+                    (fmt, modifier) for fmt, _pad, modifier in _FORMAT_TABLE_ENTRY.iter_unpack(table[:size])
+                ]
+        finally:
+            os.close(fd)
+
+    def _handle_main_device(self, _proxy: Any, device: bytes) -> None:
+        self.feedback.main_device = _parse_dev_t(device)
+
+    def _handle_tranche_target_device(self, _proxy: Any, device: bytes) -> None:
+        self._tranche_device = _parse_dev_t(device)
+
+    def _handle_tranche_formats(self, _proxy: Any, indices: bytes) -> None:
+        self._tranche_formats = [i for (i,) in struct.iter_unpack("=H", indices)]
+
+    def _handle_tranche_done(self, _proxy: Any) -> None:
+        # Only tranches for the main device matter: that is where wlcap allocates.
+        if self._tranche_device in (None, self.feedback.main_device):
+            for index in self._tranche_formats:
+                if index < len(self._table):
+                    fmt, modifier = self._table[index]
+                    self.feedback.formats.setdefault(fmt, set()).add(modifier)
+        self._tranche_device, self._tranche_formats = None, []
+
+    def _handle_done(self, _proxy: Any) -> None:
+        self.feedback.done = True
+
+    def _handle_format(self, _proxy: Any, fmt: int) -> None:
+        self.feedback.formats.setdefault(fmt, set()).add(DRM_FORMAT_MOD_INVALID)
+
+    def _handle_modifier(self, _proxy: Any, fmt: int, hi: int, lo: int) -> None:
+        self.feedback.formats.setdefault(fmt, set()).add((hi << 32) | lo)
+
+    def destroy(self) -> None:
+        if self._proxy is not None and not self._proxy.destroyed:
+            self._proxy.destroy()
+
+
+def _sysfs_device(node: Path) -> str:
+    rdev = node.stat().st_rdev
+    return os.path.realpath(f"/sys/dev/char/{os.major(rdev)}:{os.minor(rdev)}/device")
+
+
+def node_for_device(dev: int | None, dri_dir: Path = DRI_DIR) -> str:
+    """The DRM node to allocate on for dev_t `dev`: its render node where it has one."""
+    if not dri_dir.is_dir():
+        raise BackendUnavailableError(f"no DRM devices on this machine ({dri_dir} does not exist)")
+    # Render nodes sort first: allocation needs no DRM master.
+    nodes = sorted((p for p in dri_dir.iterdir() if p.name.startswith(("renderD", "card"))),
+                   key=lambda p: (not p.name.startswith("renderD"), p.name))
+    if not nodes:
+        raise BackendUnavailableError(f"no DRM nodes in {dri_dir}")
+    if dev is None:
+        return str(nodes[0])
+    match = next((node for node in nodes if node.stat().st_rdev == dev), None)
+    if match is None:
+        raise BackendUnavailableError(
+            f"the compositor's DRM device {os.major(dev)}:{os.minor(dev)} is not in {dri_dir}")
+    device = _sysfs_device(match)
+    return str(next(node for node in nodes if _sysfs_device(node) == device))
+
+
+class DmabufBuffer(Buffer):
+    def __init__(self, spec: BufferSpec, memory: native.DmabufMemory, wl_buffer: Any) -> None:
+        super().__init__(spec, wl_buffer, memory.planes[0].stride)
+        self.memory = memory
+
+    @property
+    def modifier(self) -> int:
+        return self.memory.modifier
+
+    def _free_storage(self) -> None:
+        self.memory.close()
+
+
+class DmabufAllocator:
+    """Allocates on the compositor's main device and wraps buffers for the compositor."""
+
+    kind = BufferKind.DMABUF
+
+    def __init__(self, connection: Connection) -> None:
+        if native.lib is None:
+            raise BackendUnavailableError(native.IMPORT_ERROR or "native module unavailable")
+        manager = connection.bound.get("zwp_linux_dmabuf_v1")
+        if manager is None:
+            raise BackendUnavailableError("compositor doesn't support zwp_linux_dmabuf_v1")
+        self._connection = connection
+        self._manager = manager
+        listener = FeedbackListener(connection, manager)
+        connection.roundtrip()
+        self.feedback = listener.feedback
+        listener.destroy()
+        try:
+            self.device = native.GbmDevice(node_for_device(self.feedback.main_device))
+        except native.NativeError as exc:
+            raise BackendUnavailableError(f"cannot allocate DMA-BUFs: {exc}") from None
+
+    def modifiers_for(self, drm_format: int) -> tuple[int, ...]:
+        return tuple(sorted(self.feedback.formats.get(drm_format, ())))
+
+    def allocate(self, spec: BufferSpec, count: int) -> list[Buffer]:
+        buffers: list[Buffer] = []
+        try:
+            for _ in range(count):
+                buffers.append(self._allocate_one(spec))
+        except BaseException:
+            for buffer in buffers:
+                buffer.destroy()
+            raise
+        return buffers
+
+    def _allocate_one(self, spec: BufferSpec) -> DmabufBuffer:
+        try:
+            memory = self.device.allocate(spec.width, spec.height, spec.format, spec.modifiers)
+        except native.NativeError as exc:
+            raise BackendUnavailableError(str(exc)) from None
+        try:
+            wl_buffer = self._wrap(memory)
+        except BaseException:
+            memory.close()
+            raise
+        return DmabufBuffer(spec, memory, wl_buffer)
+
+    def _wrap(self, memory: native.DmabufMemory) -> Any:
+        params = self._manager.create_params()
+        outcome: dict[str, Any] = {}
+        params.dispatcher["created"] = lambda _p, wl_buffer: outcome.update(buffer=wl_buffer)
+        params.dispatcher["failed"] = lambda _p: outcome.update(failed=True)
+        for index, plane in enumerate(memory.planes):
+            params.add(plane.fd, index, plane.offset, plane.stride, memory.modifier >> 32,
+                       memory.modifier & 0xFFFFFFFF)
+        # `create` rather than `create_immed`: a refused buffer is an event, not a fatal protocol error.
+        params.create(memory.width, memory.height, memory.format, 0)
+        while not outcome:
+            self._connection.pump(1.0)
+        params.destroy()
+        if "failed" in outcome:
+            raise BackendUnavailableError(
+                f"compositor refused a {describe(memory.format)} DMA-BUF with modifier "
+                f"{describe_modifier(memory.modifier)}")
+        return outcome["buffer"]
+
+    def close(self) -> None:
+        self.device.close()

@@ -1,0 +1,103 @@
+"""The one facade over the cffi module built from native/ (GBM allocation, DMA-BUF ioctls).
+
+Nothing else imports `capture._native`; C failures become `NativeError` here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import WlcapError
+
+
+class NativeError(WlcapError):
+    """A call into the native helpers failed; the message comes from C."""
+
+
+try:
+    from ._native import ffi, lib  # type: ignore[import-not-found]
+
+    IMPORT_ERROR: str | None = None
+except ImportError as exc:  # an unbuilt checkout: only the DMA-BUF path needs it
+    ffi = lib = None
+    IMPORT_ERROR = f"wlcap's native module is not built ({exc})"
+
+
+def _require() -> Any:
+    if lib is None:
+        raise NativeError(IMPORT_ERROR or "native module unavailable")
+    return lib
+
+
+def _error_buffer() -> Any:
+    return ffi.new("char[]", 256)
+
+
+@dataclass(frozen=True)
+class Plane:
+    fd: int
+    offset: int
+    stride: int
+
+
+class GbmDevice:
+    """A GBM device on one DRM node; allocates capture buffers."""
+
+    def __init__(self, path: str) -> None:
+        native = _require()
+        err = _error_buffer()
+        handle = native.wlcap_gbm_create(path.encode(), err, len(err))
+        if handle == ffi.NULL:
+            raise NativeError(ffi.string(err).decode(errors="replace"))
+        self._handle = handle
+        self.path = path
+        self.backend = ffi.string(native.wlcap_gbm_backend_name(handle)).decode()
+
+    def allocate(self, width: int, height: int, drm_format: int, modifiers: tuple[int, ...]) -> DmabufMemory:
+        native = _require()
+        if self._handle is None:
+            raise NativeError("gbm device is closed")
+        out = ffi.new("struct wlcap_dmabuf *")
+        mods = ffi.new("uint64_t[]", list(modifiers) or [0])
+        err = _error_buffer()
+        if not native.wlcap_dmabuf_create(self._handle, width, height, drm_format, mods, len(modifiers),
+                                          out, err, len(err)):
+            raise NativeError(ffi.string(err).decode(errors="replace"))
+        return DmabufMemory(out)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            lib.wlcap_gbm_destroy(self._handle)
+            self._handle = None
+
+
+class DmabufMemory:
+    """One GBM buffer object and its plane fds, owned until `close`."""
+
+    def __init__(self, native_buffer: Any) -> None:
+        self._buf = native_buffer
+        self.width = int(native_buffer.width)
+        self.height = int(native_buffer.height)
+        self.format = int(native_buffer.format)
+        self.modifier = int(native_buffer.modifier)
+        self.planes = [
+            Plane(int(native_buffer.fds[i]), int(native_buffer.offsets[i]), int(native_buffer.strides[i]))
+            for i in range(native_buffer.n_planes)
+        ]
+
+    def close(self) -> None:
+        if self._buf is not None:
+            lib.wlcap_dmabuf_finish(self._buf)
+            self._buf = None
+
+
+def dmabuf_sync(fd: int, *, start: bool, read: bool = True, write: bool = False) -> None:
+    """Bracket CPU access to a DMA-BUF (DMA_BUF_IOCTL_SYNC)."""
+    native = _require()
+    flags = (0 if start else native.WLCAP_SYNC_END) | (native.WLCAP_SYNC_READ if read else 0) | (
+        native.WLCAP_SYNC_WRITE if write else 0)
+    ret = native.wlcap_dmabuf_sync(fd, flags)
+    if ret < 0:
+        raise NativeError(f"DMA_BUF_IOCTL_SYNC failed: {os.strerror(-ret)}")

@@ -1,0 +1,284 @@
+"""A capture session: frames of one output (or a region of it) into a pool of reused buffers.
+
+The session runs on the thread that owns its Connection. It starts at most one frame at a time and
+only when the pool has a free buffer, so a consumer that holds frames slows capture down instead of
+making the pool grow. Buffers come back through `return_buffer`, which any thread may call.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from .buffers import Buffer, BufferKind, BufferSpec
+from .connection import Connection
+from .dmabuf import DmabufAllocator
+from .errors import BackendUnavailableError, CaptureFailedError, UnknownOutputError, WlcapError
+from .formats import describe
+from .outputs import Output, OutputInfo
+from .pool import Allocator, BufferPool
+from .region import Region
+from .screencopy import FrameState, ScreencopyFrame
+from .shm import ShmAllocator
+
+log = logging.getLogger("wlcap")
+
+
+class Backend(Enum):
+    AUTO = "auto"
+    DMABUF = "dmabuf"
+    SHM = "shm"
+
+
+@dataclass(frozen=True)
+class CaptureOptions:
+    output: str | None = None
+    region: Region | None = None
+    cursor: bool = False
+    backend: Backend = Backend.AUTO
+    # copy_with_damage: the compositor answers only once the screen changed (a static screen never
+    # answers), and reports what changed.
+    with_damage: bool = False
+    pool_size: int = 3
+
+
+@dataclass
+class Frame:
+    """A captured frame. The consumer must call `release` (or use `with`) to give the buffer back."""
+
+    buffer: Buffer
+    width: int
+    height: int
+    stride: int
+    format: int  # DRM fourcc
+    y_invert: bool
+    transform: int  # enum wl_output.transform of the output at capture time
+    timestamp_ns: int  # the compositor's presentation clock
+    damage: list[tuple[int, int, int, int]]
+    sequence: int
+    _release: Callable[[Buffer], None] | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> BufferKind:
+        return self.buffer.kind
+
+    def view(self) -> memoryview:
+        """The pixels of a shm frame (stride * height bytes)."""
+        view = getattr(self.buffer, "view", None)
+        if view is None:
+            raise WlcapError("only shm frames can be read directly; map a DMA-BUF frame through its fds")
+        return view()  # type: ignore[no-any-return]
+
+    def release(self) -> None:
+        if self._release is not None:
+            release, self._release = self._release, None
+            release(self.buffer)
+
+    def __enter__(self) -> Frame:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class CaptureSession:
+    def __init__(self, connection: Connection, options: CaptureOptions,
+                 on_frame: Callable[[Frame], None], on_error: Callable[[WlcapError], None]) -> None:
+        self.connection = connection
+        self.options = options
+        self._on_frame = on_frame
+        self._on_error = on_error
+        self.manager = connection.require("zwlr_screencopy_manager_v1", "screen capture")
+        self.output: Output = connection.outputs.find(options.output)
+        self.output_info: OutputInfo = self.output.info()
+        if options.region is not None:
+            options.region.check_inside(self.output_info)
+        self._unsubscribe = connection.outputs.on_removed(self._handle_output_removed)
+        self.pool: BufferPool | None = None
+        self._dmabuf: DmabufAllocator | None = None
+        self._dmabuf_refused: str | None = None  # why DMA-BUF was given up (logged once)
+        self.backend_reason = ""
+        self._returned: queue.SimpleQueue[Buffer] = queue.SimpleQueue()
+        self._frame: ScreencopyFrame | None = None
+        self.frames_captured = 0
+        self.frames_failed = 0
+        self.closed = False
+
+    # -- public ------------------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._frame is not None
+
+    @property
+    def active_backend(self) -> BufferKind | None:
+        return self.pool.allocator.kind if self.pool else None
+
+    def return_buffer(self, buffer: Buffer) -> None:
+        """Give a frame's buffer back (any thread); the session's thread recycles it."""
+        self._returned.put(buffer)
+        self.connection.wake()
+
+    def request_frame(self) -> bool:
+        """Start capturing the next frame if none is in flight and a buffer is free."""
+        self._recycle_returned()
+        if self.closed or self._frame is not None:
+            return False
+        if self.pool is not None and self.pool.free_count == 0:
+            return False
+        cursor = 1 if self.options.cursor else 0
+        if self.options.region is None:
+            proxy = self.manager.capture_output(cursor, self.output.proxy)
+        else:
+            x, y, w, h = self.options.region.to_logical(self.output_info)
+            proxy = self.manager.capture_output_region(cursor, self.output.proxy, x, y, w, h)
+        version = self.connection.version("zwlr_screencopy_manager_v1")
+        self._frame = ScreencopyFrame(self.connection, proxy, version, self._handle_constraints,
+                                      self._handle_done)
+        return True
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._unsubscribe()
+        self._finish_frame(recycle=True)
+        self._recycle_returned()
+        if self.pool is not None:
+            self.pool.destroy()
+        if self._dmabuf is not None:
+            self._dmabuf.close()
+
+    # -- buffer choice -----------------------------------------------------------------------------------
+
+    def _recycle_returned(self) -> None:
+        while True:
+            try:
+                buffer = self._returned.get_nowait()
+            except queue.Empty:
+                return
+            if self.pool is not None and not self.closed:
+                self.pool.release(buffer)
+            else:
+                buffer.destroy()
+
+    def _choose_spec(self, frame: ScreencopyFrame) -> tuple[BufferSpec, Allocator]:
+        backend = self.options.backend
+        if backend is not Backend.SHM:
+            try:
+                return self._dmabuf_choice(frame)
+            except BackendUnavailableError as exc:
+                if backend is Backend.DMABUF:
+                    raise BackendUnavailableError(f"DMA-BUF capture unavailable: {exc}") from None
+                if self._dmabuf_refused is None:
+                    self._dmabuf_refused = str(exc)
+                    log.info("DMA-BUF unavailable, using shared memory: %s", exc)
+        if frame.shm_spec is None:
+            raise BackendUnavailableError("compositor offered no shared-memory buffer for this frame")
+        self.backend_reason = (
+            "shm requested" if backend is Backend.SHM else f"shm fallback: {self._dmabuf_refused}")
+        return frame.shm_spec, ShmAllocator(self.connection.require("wl_shm", "shared-memory buffers"))
+
+    def _dmabuf_choice(self, frame: ScreencopyFrame) -> tuple[BufferSpec, Allocator]:
+        if self._dmabuf_refused is not None:
+            raise BackendUnavailableError(self._dmabuf_refused)
+        if frame.dmabuf_spec is None:
+            raise BackendUnavailableError("compositor offers no linux_dmabuf buffer for this frame "
+                                          "(its renderer cannot write DMA-BUFs, or screencopy < v3)")
+        if self._dmabuf is None:
+            self._dmabuf = DmabufAllocator(self.connection)
+        spec = frame.dmabuf_spec
+        modifiers = self._dmabuf.modifiers_for(spec.format)
+        self.backend_reason = f"dmabuf {describe(spec.format)} on {self._dmabuf.device.path}"
+        return BufferSpec(spec.kind, spec.width, spec.height, spec.format, 0, modifiers), self._dmabuf
+
+    def _ensure_pool(self, spec: BufferSpec, allocator: Allocator) -> BufferPool:
+        if self.pool is not None and self.pool.allocator.kind is not allocator.kind:
+            old = self.pool
+            self.pool = BufferPool(allocator, self.options.pool_size)
+            self.pool.buffers_allocated = old.buffers_allocated
+            self.pool.reallocations = old.reallocations + 1
+            old.destroy()
+        if self.pool is None:
+            self.pool = BufferPool(allocator, self.options.pool_size)
+        self.pool.ensure(spec)
+        return self.pool
+
+    # -- frame events ------------------------------------------------------------------------------------
+
+    def _handle_constraints(self, frame: ScreencopyFrame) -> None:
+        try:
+            spec, allocator = self._choose_spec(frame)
+            try:
+                pool = self._ensure_pool(spec, allocator)
+            except BackendUnavailableError as exc:
+                if allocator.kind is not BufferKind.DMABUF or self.options.backend is Backend.DMABUF:
+                    raise
+                self._dmabuf_refused = str(exc)
+                log.info("DMA-BUF allocation failed, using shared memory: %s", exc)
+                spec, allocator = self._choose_spec(frame)
+                pool = self._ensure_pool(spec, allocator)
+            buffer = pool.acquire()
+            if buffer is None:  # request_frame checked; a rebuild leaves all new buffers free
+                raise WlcapError("no free capture buffer")
+            frame.copy(buffer, self.options.with_damage)
+        except WlcapError as exc:
+            self._finish_frame(recycle=True)
+            self._on_error(exc)
+
+    def _handle_done(self, frame: ScreencopyFrame) -> None:
+        buffer = frame.buffer
+        if frame.state is FrameState.READY and buffer is not None:
+            self.frames_captured += 1
+            captured = Frame(
+                buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
+                format=buffer.spec.format, y_invert=frame.y_invert, transform=self.output_info.transform,
+                timestamp_ns=frame.timestamp_ns, damage=list(frame.damage), sequence=self.frames_captured,
+                _release=self.return_buffer)
+            self._finish_frame()
+            self._on_frame(captured)
+            return
+        self.frames_failed += 1
+        self._finish_frame(recycle=True)
+        self._on_error(CaptureFailedError(f"compositor failed to capture output {self.output.name}"))
+
+    def _finish_frame(self, recycle: bool = False) -> None:
+        """Forget the frame in flight; `recycle` gives its buffer (not delivered) back to the pool."""
+        frame, self._frame = self._frame, None
+        if frame is None:
+            return
+        if recycle and frame.buffer is not None and self.pool is not None:
+            self.pool.release(frame.buffer)
+        frame.destroy()
+
+    def _handle_output_removed(self, output: Output) -> None:
+        if output is self.output:
+            self._finish_frame(recycle=True)
+            self._on_error(UnknownOutputError(f"output {output.name} disappeared"))
+
+
+def capture_one(connection: Connection, options: CaptureOptions, timeout: float = 5.0) -> tuple[
+        CaptureSession, Frame]:
+    """Capture a single frame synchronously (screenshots). The caller closes the session after
+    releasing the frame."""
+    results: list[Any] = []
+    session = CaptureSession(connection, options, results.append, results.append)
+    try:
+        session.request_frame()
+        deadline = time.monotonic() + timeout
+        while not results:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CaptureFailedError(f"no frame from output {session.output.name} within {timeout:g} s")
+            connection.pump(remaining)
+        if isinstance(results[0], WlcapError):
+            raise results[0]
+        return session, results[0]
+    except BaseException:
+        session.close()
+        raise

@@ -1,0 +1,69 @@
+"""wl_shm buffers: all buffers of a pool share one memfd and one wl_shm_pool."""
+
+from __future__ import annotations
+
+import mmap
+import os
+from typing import Any
+
+from .buffers import Buffer, BufferKind, BufferSpec
+from .formats import shm_from_drm
+
+
+class ShmMemory:
+    """A memfd, its mapping and its wl_shm_pool, kept alive while any buffer uses it."""
+
+    def __init__(self, wl_shm: Any, size: int) -> None:
+        self.fd = os.memfd_create("wlcap-shm", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(self.fd, size)
+            self.map = mmap.mmap(self.fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.wl_pool = wl_shm.create_pool(self.fd, size)
+        self._users = 0
+
+    def retain(self) -> None:
+        self._users += 1
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users == 0:
+            self.wl_pool.destroy()
+            self.map.close()
+            os.close(self.fd)
+
+
+class ShmBuffer(Buffer):
+    def __init__(self, spec: BufferSpec, memory: ShmMemory, offset: int) -> None:
+        wl_buffer = memory.wl_pool.create_buffer(
+            offset, spec.width, spec.height, spec.stride, shm_from_drm(spec.format))
+        super().__init__(spec, wl_buffer, spec.stride)
+        self.memory = memory
+        self.offset = offset
+        self.size = spec.stride * spec.height
+        memory.retain()
+
+    def view(self) -> memoryview:
+        """The pixels (stride * height bytes). Release the view before the buffer is destroyed."""
+        return memoryview(self.memory.map)[self.offset:self.offset + self.size]
+
+    def _free_storage(self) -> None:
+        self.memory.release()
+
+
+class ShmAllocator:
+    kind = BufferKind.SHM
+
+    def __init__(self, wl_shm: Any) -> None:
+        self._wl_shm = wl_shm
+
+    def allocate(self, spec: BufferSpec, count: int) -> list[Buffer]:
+        size = spec.stride * spec.height
+        memory = ShmMemory(self._wl_shm, size * count)
+        memory.retain()  # hold it while the buffers are made
+        try:
+            return [ShmBuffer(spec, memory, i * size) for i in range(count)]
+        finally:
+            memory.release()

@@ -1,0 +1,178 @@
+"""A frame stream: one connection and one pool for the whole stream, pumped by a capture thread.
+
+The consumer takes the newest frame with `get_frame` and gives it back with `Frame.release`. A
+frame the consumer has not taken when a newer one is ready is dropped (its buffer goes straight back
+to the pool): a slow consumer never blocks the compositor connection and never grows the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .connection import Connection
+from .errors import CaptureFailedError, WlcapError
+from .session import CaptureOptions, CaptureSession, Frame
+
+log = logging.getLogger("wlcap")
+
+# Consecutive `failed` frames after which the stream gives up (a frame can fail once, e.g. while
+# the output is being reconfigured).
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class StreamStats:
+    frames_captured: int
+    frames_delivered: int
+    frames_dropped: int
+    frames_failed: int
+    buffers_allocated: int
+    reallocations: int
+    backend: str
+    backend_reason: str
+
+
+class FrameStream:
+    """Capture frames of one output continuously on a background thread.
+
+    Setup errors (no compositor, unknown output, bad region) raise from the constructor; errors while
+    streaming are raised from `get_frame` and kept in `error`.
+    """
+
+    def __init__(self, options: CaptureOptions, display_name: str | None = None,
+                 publish: Callable[[Frame], None] | None = None) -> None:
+        self.options = options
+        self.connection = Connection(display_name)
+        try:
+            self.session = CaptureSession(self.connection, options, self._handle_frame, self._handle_error)
+        except BaseException:
+            self.connection.close()
+            raise
+        # publish: deliver each frame to this callable on the capture thread instead of the slot (the
+        # OBS source hands frames to C this way). It owns the frame and must release it.
+        self._publish = publish
+        self._lock = threading.Condition()
+        self._latest: Frame | None = None
+        self._stop = threading.Event()
+        self._consecutive_failures = 0
+        self.error: WlcapError | None = None
+        self.frames_delivered = 0
+        self.frames_dropped = 0
+        self._thread = threading.Thread(target=self._run, name="wlcap-capture", daemon=True)
+
+    def start(self) -> FrameStream:
+        self._thread.start()
+        return self
+
+    def __enter__(self) -> FrameStream:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- consumer side ------------------------------------------------------------------------------------
+
+    def get_frame(self, timeout: float | None = None) -> Frame | None:
+        """The newest frame not yet taken, waiting up to timeout seconds; None if none came."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._latest is None:
+                if self.error is not None:
+                    raise self.error
+                if not self._thread.is_alive() and self._thread.ident is not None:
+                    raise CaptureFailedError("the capture stream has stopped")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._lock.wait(remaining)
+            frame, self._latest = self._latest, None
+            self.frames_delivered += 1
+            return frame
+
+    def stats(self) -> StreamStats:
+        session = self.session
+        pool = session.pool
+        return StreamStats(
+            frames_captured=session.frames_captured, frames_delivered=self.frames_delivered,
+            frames_dropped=self.frames_dropped, frames_failed=session.frames_failed,
+            buffers_allocated=pool.buffers_allocated if pool else 0,
+            reallocations=pool.reallocations if pool else 0,
+            backend=session.active_backend.value if session.active_backend else "none",
+            backend_reason=session.backend_reason)
+
+    def close(self) -> None:
+        """Stop the thread and free every buffer and fd. Frames still held become invalid."""
+        self._stop.set()
+        self.connection.wake()
+        if self._thread.ident is not None:
+            self._thread.join()
+        else:
+            self._teardown()
+
+    # -- capture thread -----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set() and self.error is None:
+                self.session.request_frame()
+                self.connection.pump(None)
+        except WlcapError as exc:
+            self._fail(exc)
+        except Exception as exc:  # a bug: still end the stream cleanly, and say what happened
+            log.exception("capture thread failed")
+            self._fail(WlcapError(f"capture thread failed: {exc!r}"))
+        finally:
+            self._teardown()
+
+    def _teardown(self) -> None:
+        with self._lock:
+            latest, self._latest = self._latest, None
+        if latest is not None:
+            latest.release()
+        self.session.close()
+        self.connection.close()
+
+    def _fail(self, exc: WlcapError) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = exc
+            self._lock.notify_all()
+
+    def _handle_frame(self, frame: Frame) -> None:
+        self._consecutive_failures = 0
+        if self._publish is not None:
+            self._publish(frame)
+            return
+        with self._lock:
+            dropped, self._latest = self._latest, frame
+            self._lock.notify_all()
+        if dropped is not None:
+            self.frames_dropped += 1
+            dropped.release()
+
+    def _handle_error(self, exc: WlcapError) -> None:
+        if isinstance(exc, CaptureFailedError):
+            self._consecutive_failures += 1
+            if self._consecutive_failures < MAX_CONSECUTIVE_FAILURES:
+                log.warning("%s; retrying", exc)
+                return
+        self._fail(exc)
+
+
+def run_stream(options: CaptureOptions, frames: int, display_name: str | None = None,
+               consume: Callable[[Frame], Any] | None = None, timeout: float = 10.0) -> StreamStats:
+    """Take `frames` frames from a stream, handing each to `consume` before releasing it."""
+    with FrameStream(options, display_name) as stream:
+        for _ in range(frames):
+            frame = stream.get_frame(timeout)
+            if frame is None:
+                raise CaptureFailedError(f"no frame within {timeout:g} s")
+            with frame:
+                if consume is not None:
+                    consume(frame)
+        return stream.stats()

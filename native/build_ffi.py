@@ -1,0 +1,36 @@
+"""cffi build script for the capture library's native helpers (GBM allocation, DMA-BUF ioctls).
+
+setup.py names it in ``cffi_modules``; the resulting module is ``capture._native`` and is used only
+through the facade ``capture.native``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cffi import FFI
+
+NATIVE_DIR = Path(__file__).resolve().parent
+# Read in this order: later headers may use types from earlier ones.
+DECLARATIONS = ["dmabuf.h"]
+SOURCES = ["src/dmabuf.c"]
+
+
+def _declarations() -> str:
+    return "\n".join((NATIVE_DIR / "decl" / name).read_text() for name in DECLARATIONS)
+
+
+ffi = FFI()
+ffi.cdef(_declarations())
+ffi.set_source(
+    "capture._native",
+    "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n#include \"dmabuf.h\"\n",
+    # setuptools wants source paths relative to the project root, where setup.py runs.
+    sources=[f"native/{src}" for src in SOURCES],
+    include_dirs=[str(NATIVE_DIR / "decl")],
+    libraries=["gbm"],
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+)
+
+if __name__ == "__main__":
+    ffi.compile(verbose=True)

@@ -1,0 +1,159 @@
+/* GBM allocation of capture buffers and DMA-BUF CPU-access ioctls. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+
+#include <gbm.h>
+#include <linux/dma-buf.h>
+
+#include "dmabuf.h"
+
+#ifndef DRM_FORMAT_MOD_INVALID
+#define DRM_FORMAT_MOD_INVALID ((1ULL << 56) - 1)
+#endif
+#define DRM_FORMAT_MOD_LINEAR_VALUE 0ULL
+
+struct wlcap_gbm {
+	int fd;
+	struct gbm_device *device;
+};
+
+struct wlcap_gbm *wlcap_gbm_create(const char *path, char *err, size_t err_len)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct gbm_device *device = gbm_create_device(fd);
+	if (!device) {
+		snprintf(err, err_len, "gbm_create_device failed on %s", path);
+		close(fd);
+		return NULL;
+	}
+	struct wlcap_gbm *gbm = calloc(1, sizeof(*gbm));
+	if (!gbm) {
+		snprintf(err, err_len, "out of memory");
+		gbm_device_destroy(device);
+		close(fd);
+		return NULL;
+	}
+	gbm->fd = fd;
+	gbm->device = device;
+	return gbm;
+}
+
+void wlcap_gbm_destroy(struct wlcap_gbm *gbm)
+{
+	if (!gbm)
+		return;
+	gbm_device_destroy(gbm->device);
+	close(gbm->fd);
+	free(gbm);
+}
+
+const char *wlcap_gbm_backend_name(struct wlcap_gbm *gbm)
+{
+	return gbm ? gbm_device_get_backend_name(gbm->device) : "";
+}
+
+static bool only_modifier(const uint64_t *modifiers, size_t n, uint64_t wanted)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (modifiers[i] != wanted)
+			return false;
+	}
+	return n > 0;
+}
+
+static struct gbm_bo *allocate_bo(struct wlcap_gbm *gbm, uint32_t width, uint32_t height,
+		uint32_t format, const uint64_t *modifiers, size_t n_modifiers)
+{
+	if (n_modifiers == 0 || only_modifier(modifiers, n_modifiers, DRM_FORMAT_MOD_INVALID))
+		return gbm_bo_create(gbm->device, width, height, format, GBM_BO_USE_RENDERING);
+	if (only_modifier(modifiers, n_modifiers, DRM_FORMAT_MOD_LINEAR_VALUE))
+		return gbm_bo_create(gbm->device, width, height, format,
+				GBM_BO_USE_RENDERING | GBM_BO_USE_LINEAR);
+	/* An explicit list: let the driver pick its best among them, ignoring INVALID. */
+	uint64_t explicit_mods[64];
+	unsigned int n_explicit = 0;
+	for (size_t i = 0; i < n_modifiers && n_explicit < 64; i++) {
+		if (modifiers[i] != DRM_FORMAT_MOD_INVALID)
+			explicit_mods[n_explicit++] = modifiers[i];
+	}
+	return gbm_bo_create_with_modifiers2(gbm->device, width, height, format, explicit_mods,
+			n_explicit, GBM_BO_USE_RENDERING);
+}
+
+bool wlcap_dmabuf_create(struct wlcap_gbm *gbm, uint32_t width, uint32_t height, uint32_t format,
+		const uint64_t *modifiers, size_t n_modifiers, struct wlcap_dmabuf *out,
+		char *err, size_t err_len)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < WLCAP_MAX_PLANES; i++)
+		out->fds[i] = -1;
+
+	struct gbm_bo *bo = allocate_bo(gbm, width, height, format, modifiers, n_modifiers);
+	if (!bo) {
+		snprintf(err, err_len, "gbm cannot allocate %ux%u format 0x%08x (%zu modifiers): %s",
+				width, height, format, n_modifiers, strerror(errno));
+		return false;
+	}
+	out->bo = bo;
+	out->width = width;
+	out->height = height;
+	out->format = format;
+	out->modifier = gbm_bo_get_modifier(bo);
+	int n_planes = gbm_bo_get_plane_count(bo);
+	if (n_planes < 1 || n_planes > WLCAP_MAX_PLANES) {
+		snprintf(err, err_len, "gbm buffer has %d planes", n_planes);
+		wlcap_dmabuf_finish(out);
+		return false;
+	}
+	out->n_planes = (uint32_t)n_planes;
+	for (int i = 0; i < n_planes; i++) {
+		out->fds[i] = gbm_bo_get_fd_for_plane(bo, i);
+		if (out->fds[i] < 0) {
+			snprintf(err, err_len, "cannot export plane %d of the gbm buffer", i);
+			wlcap_dmabuf_finish(out);
+			return false;
+		}
+		out->strides[i] = gbm_bo_get_stride_for_plane(bo, i);
+		out->offsets[i] = gbm_bo_get_offset(bo, i);
+	}
+	return true;
+}
+
+void wlcap_dmabuf_finish(struct wlcap_dmabuf *buf)
+{
+	if (!buf)
+		return;
+	for (int i = 0; i < WLCAP_MAX_PLANES; i++) {
+		if (buf->fds[i] >= 0)
+			close(buf->fds[i]);
+		buf->fds[i] = -1;
+	}
+	if (buf->bo)
+		gbm_bo_destroy(buf->bo);
+	buf->bo = NULL;
+	buf->n_planes = 0;
+}
+
+int wlcap_dmabuf_sync(int fd, uint64_t flags)
+{
+	struct dma_buf_sync sync = {0};
+	sync.flags = (flags & WLCAP_SYNC_END ? DMA_BUF_SYNC_END : DMA_BUF_SYNC_START)
+		| (flags & WLCAP_SYNC_READ ? DMA_BUF_SYNC_READ : 0)
+		| (flags & WLCAP_SYNC_WRITE ? DMA_BUF_SYNC_WRITE : 0);
+	while (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			return -errno;
+	}
+	return 0;
+}
