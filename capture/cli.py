@@ -56,7 +56,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
             view = frame.view()
             try:
                 image = to_rgb(view, frame.width, frame.height, frame.stride, frame.format,
-                               frame.y_invert, frame.transform)
+                               frame.y_invert, frame.transform, frame.crop.as_tuple() if frame.crop else None)
             finally:
                 view.release()
         finally:
@@ -97,7 +97,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     options = _options(args)
-    result = bench.compare(options, args.frames, args.baseline_frames or args.frames)
+    result = bench.compare(options, args.frames, args.baseline_frames or args.frames, touch=not args.no_touch,
+                           grim_frames=args.grim_frames)
     print(json.dumps(result, indent=2))
     return 0
 
@@ -135,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=180)
     p.add_argument("--baseline-frames", type=int, default=0,
                    help="frames for the per-frame loop (default: --frames)")
+    p.add_argument("--grim-frames", type=int, default=0,
+                   help="also time this many per-frame `grim -t ppm` captures, for reference")
+    p.add_argument("--no-touch", action="store_true", help="the consumer does not read the frames' pages")
     capture_args(p)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -47,30 +47,31 @@ def _columns(words: array[int], width: int) -> list[array[int]]:
 
 def apply_transform(words: array[int], width: int, height: int,
                     transform: int) -> tuple[array[int], int, int]:
-    """Undo an output transform (enum wl_output.transform): buffer pixels to upright pixels."""
-    flipped, rotation = transform >= 4, transform % 4
-    rows = _rows(words, width, height)
-    if flipped:
-        rows = [row[::-1] for row in rows]
-        words = array("I", b"".join(row.tobytes() for row in rows))
+    """Undo an output transform (enum wl_output.transform): buffer pixels to upright pixels.
+    A flipped transform is undone by rotating first and mirroring the result."""
+    rotation = transform % 4
     if rotation == 0:
-        out_rows = rows
+        rows = _rows(words, width, height)
     elif rotation == 2:
-        out_rows = [row[::-1] for row in reversed(rows)]
-    elif rotation == 1:  # the buffer is the upright image turned 90° counter-clockwise
-        out_rows = [col[::-1] for col in _columns(words, width)]
+        rows = [row[::-1] for row in reversed(_rows(words, width, height))]
+    elif rotation == 1:  # the buffer holds the upright image turned 90° counter-clockwise
+        rows = [column[::-1] for column in _columns(words, width)]
         width, height = height, width
     else:
-        out_rows = list(reversed(_columns(words, width)))
+        rows = list(reversed(_columns(words, width)))
         width, height = height, width
+    if transform >= 4:
+        rows = [row[::-1] for row in rows]
     result = array("I")
-    for row in out_rows:
+    for row in rows:
         result.extend(row)
     return result, width, height
 
 
 def to_rgb(data: memoryview | bytes, width: int, height: int, stride: int, drm_format: int,
-           y_invert: bool = False, transform: int = 0) -> RgbImage:
+           y_invert: bool = False, transform: int = 0,
+           crop: tuple[int, int, int, int] | None = None) -> RgbImage:
+    """Upright RGB pixels of a frame; `crop` (x, y, width, height) is applied after the transform."""
     fmt = lookup(drm_format)
     if fmt is None or fmt.bytes_per_pixel != 4:
         raise WlcapError(f"cannot convert pixel format {describe(drm_format)} to RGB")
@@ -79,6 +80,12 @@ def to_rgb(data: memoryview | bytes, width: int, height: int, stride: int, drm_f
         words = array("I", b"".join(row.tobytes() for row in reversed(_rows(words, width, height))))
     if transform:
         words, width, height = apply_transform(words, width, height, transform)
+    if crop is not None:
+        cx, cy, cw, ch = crop
+        start = cy * width + cx
+        words = array("I", b"".join(words[start + row * width:start + row * width + cw].tobytes()
+                                    for row in range(ch)))
+        width, height = cw, ch
     raw = words.tobytes()
     rgb = bytearray(width * height * 3)
     r, g, b = fmt.rgb_offsets

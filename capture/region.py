@@ -18,6 +18,9 @@ class Region:
     width: int
     height: int
 
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return self.x, self.y, self.width, self.height
+
     def __str__(self) -> str:
         return f"{self.x},{self.y} {self.width}x{self.height}"
 

@@ -61,6 +61,9 @@ class Frame:
     timestamp_ns: int  # the compositor's presentation clock
     damage: list[tuple[int, int, int, int]]
     sequence: int
+    # Part of the upright frame to show, where the compositor captured more than the region asked for
+    # (see CaptureSession.compositor_region); None: all of it.
+    crop: Region | None = None
     _release: Callable[[Buffer], None] | None = field(default=None, repr=False)
 
     @property
@@ -96,8 +99,17 @@ class CaptureSession:
         self.manager = connection.require("zwlr_screencopy_manager_v1", "screen capture")
         self.output: Output = connection.outputs.find(options.output)
         self.output_info: OutputInfo = self.output.info()
+        # Region capture on a transformed output comes out misplaced on wlroots 0.15 (and Hyprland,
+        # grim#100): there the whole output is captured and the region cropped by the consumer (OBS
+        # crops in a shader anyway).
+        self.compositor_region: Region | None = None
+        self.crop: Region | None = None
         if options.region is not None:
             options.region.check_inside(self.output_info)
+            if self.output_info.transform == 0:
+                self.compositor_region = options.region
+            else:
+                self.crop = options.region
         self._unsubscribe = connection.outputs.on_removed(self._handle_output_removed)
         self.pool: BufferPool | None = None
         self._dmabuf: DmabufAllocator | None = None
@@ -132,10 +144,10 @@ class CaptureSession:
         if self.pool is not None and self.pool.free_count == 0:
             return False
         cursor = 1 if self.options.cursor else 0
-        if self.options.region is None:
+        if self.compositor_region is None:
             proxy = self.manager.capture_output(cursor, self.output.proxy)
         else:
-            x, y, w, h = self.options.region.to_logical(self.output_info)
+            x, y, w, h = self.compositor_region.to_logical(self.output_info)
             proxy = self.manager.capture_output_region(cursor, self.output.proxy, x, y, w, h)
         version = self.connection.version("zwlr_screencopy_manager_v1")
         self._frame = ScreencopyFrame(self.connection, proxy, version, self._handle_constraints,
@@ -239,7 +251,7 @@ class CaptureSession:
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=frame.y_invert, transform=self.output_info.transform,
                 timestamp_ns=frame.timestamp_ns, damage=list(frame.damage), sequence=self.frames_captured,
-                _release=self.return_buffer)
+                crop=self.crop, _release=self.return_buffer)
             self._finish_frame()
             self._on_frame(captured)
             return

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from compositor import SwayHeadless, WestonHeadless
+from patterns import pattern, write_png
+
+from capture.image import RgbImage
+
+# CI sets this so that a missing compositor fails the run instead of skipping tests.
+REQUIRE = os.environ.get("WLCAP_REQUIRE_COMPOSITOR") == "1"
+WIDTH, HEIGHT = 640, 480
+
+
+def _need(binary: str) -> None:
+    if shutil.which(binary) is None:
+        message = f"{binary} is not installed"
+        if REQUIRE:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "capture", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def sway() -> Iterator[SwayHeadless]:
+    _need("sway")
+    compositor = SwayHeadless(WIDTH, HEIGHT)
+    yield compositor
+    compositor.stop()
+
+
+@pytest.fixture()
+def fresh_sway() -> Iterator[SwayHeadless]:
+    """A compositor of the test's own, for tests that reconfigure or kill it."""
+    _need("sway")
+    compositor = SwayHeadless(320, 240)
+    yield compositor
+    compositor.stop()
+
+
+@pytest.fixture()
+def weston() -> Iterator[WestonHeadless]:
+    _need("weston")
+    compositor = WestonHeadless()
+    yield compositor
+    compositor.stop()
+
+
+@pytest.fixture()
+def wayland_env(sway: SwayHeadless, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Point in-process library calls at the session's sway."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(sway.runtime_dir))
+    monkeypatch.setenv("WAYLAND_DISPLAY", sway.socket_name)
+    return sway.env
+
+
+def wait_until_shown(output: str, expected: RgbImage, env: dict[str, str], timeout: float = 15) -> None:
+    """swaybg draws the background a little after the command: wait until a capture shows it."""
+    from capture import CaptureOptions, Connection, capture_one
+    from capture.image import to_rgb
+
+    deadline = time.monotonic() + timeout
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "WAYLAND_DISPLAY")}
+    os.environ.update(XDG_RUNTIME_DIR=env["XDG_RUNTIME_DIR"], WAYLAND_DISPLAY=env["WAYLAND_DISPLAY"])
+    try:
+        while True:
+            with Connection() as connection:
+                session, frame = capture_one(connection, CaptureOptions(output=output))
+                with frame:
+                    view = frame.view()
+                    image = to_rgb(view, frame.width, frame.height, frame.stride, frame.format,
+                                   frame.y_invert, frame.transform)
+                    view.release()
+                session.close()
+            if image.pixels == expected.pixels:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"output {output} never showed the expected image")
+            time.sleep(0.1)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def shown_pattern(sway: SwayHeadless) -> RgbImage:
+    """HEADLESS-1 of the session's sway shows this pattern (tests that change it put it back)."""
+    image = pattern(WIDTH, HEIGHT)
+    # In the compositor's own folder: swaybg runs as its unprivileged user and must read the file.
+    path = write_png(image, sway.dir / "pattern.png")
+    sway.show_image("HEADLESS-1", path)
+    wait_until_shown("HEADLESS-1", image, sway.env)
+    return image
