@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 
 from setuptools import setup
@@ -16,11 +16,12 @@ class BuildPyWithProtocols(build_py):
 
     def run(self) -> None:
         super().run()
-        sys.path.insert(0, str(ROOT))
-        from capture.protocols.generate import GENERATED_PACKAGE, generate
-
-        target = Path(self.build_lib) / "capture" / "protocols" / GENERATED_PACKAGE
-        generate(target)
+        # Loaded by path: importing the `capture` package needs the very modules generated here.
+        spec = importlib.util.spec_from_file_location("wlcap_generate", ROOT / "capture/protocols/generate.py")
+        assert spec is not None and spec.loader is not None
+        generate = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(generate)
+        generate.generate(Path(self.build_lib) / "capture" / "protocols" / generate.GENERATED_PACKAGE)
 
 
 setup(
