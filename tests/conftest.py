@@ -30,9 +30,17 @@ def _need(binary: str) -> None:
         pytest.skip(message)
 
 
+def same_capture_env(env: dict[str, str]) -> dict[str, str]:
+    """env for a child Python that must import the very `capture` these tests import (installed, or
+    a built source tree), not whatever its working directory holds."""
+    import capture
+
+    return dict(env, PYTHONPATH=str(Path(capture.__file__).resolve().parent.parent))
+
+
 def run_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "capture", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "capture", *args], env=same_capture_env(env),
+                          capture_output=True, text=True, timeout=timeout, cwd="/")
 
 
 @pytest.fixture(scope="session")

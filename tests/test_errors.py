@@ -6,7 +6,7 @@ import os
 
 import pytest
 from compositor import SwayHeadless, WestonHeadless
-from conftest import run_cli
+from conftest import run_cli, same_capture_env
 
 
 def assert_clean_failure(result, *fragments: str) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +64,8 @@ def test_compositor_vanishes_mid_stream(fresh_sway: SwayHeadless) -> None:
     import time
 
     process = subprocess.Popen([sys.executable, "-m", "capture", "stream", "--frames", "100000"],
-                               env=fresh_sway.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               env=same_capture_env(fresh_sway.env), cwd="/",
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(1.5)  # let it stream
     assert process.poll() is None, process.communicate()
     fresh_sway.kill()
