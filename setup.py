@@ -24,7 +24,20 @@ class BuildPyWithProtocols(build_py):
         generate.generate(Path(self.build_lib) / "capture" / "protocols" / generate.GENERATED_PACKAGE)
 
 
+def _libobs_available() -> bool:
+    spec = importlib.util.spec_from_file_location("wlcap_build_obs", ROOT / "native/build_obs_ffi.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return bool(module.libobs_available())
+
+
+# The OBS shim needs libobs-dev; the capture library alone does not.
+CFFI_MODULES = ["native/build_ffi.py:ffi"]
+if _libobs_available():
+    CFFI_MODULES.append("native/build_obs_ffi.py:ffi")
+
 setup(
-    cffi_modules=["native/build_ffi.py:ffi"],
+    cffi_modules=CFFI_MODULES,
     cmdclass={"build_py": BuildPyWithProtocols},
 )

@@ -181,6 +181,10 @@ class Connection:
             self._check(wl_lib.wl_display_dispatch(self.display._ptr), "dispatch")
         self.raise_handler_errors()
 
+    @property
+    def wake_fd(self) -> int:
+        return self._wake_fd
+
     def wake(self) -> None:
         """Make a `pump` blocked in another thread return early (safe from any thread)."""
         with self._wake_lock:

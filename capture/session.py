@@ -19,7 +19,7 @@ from .buffers import Buffer, BufferKind, BufferSpec
 from .connection import Connection
 from .dmabuf import DmabufAllocator
 from .errors import BackendUnavailableError, CaptureFailedError, UnknownOutputError, WlcapError
-from .formats import describe
+from .formats import describe, describe_modifier
 from .outputs import Output, OutputInfo
 from .pool import Allocator, BufferPool
 from .region import Region
@@ -45,6 +45,9 @@ class CaptureOptions:
     # answers), and reports what changed.
     with_damage: bool = False
     pool_size: int = 3
+    # Narrows the DMA-BUF modifiers the compositor offers for a format to those the consumer can
+    # import (OBS's renderer); an empty result rules DMA-BUF out for that format.
+    modifier_filter: Callable[[int, tuple[int, ...]], tuple[int, ...]] | None = None
 
 
 @dataclass
@@ -206,6 +209,13 @@ class CaptureSession:
             self._dmabuf = DmabufAllocator(self.connection)
         spec = frame.dmabuf_spec
         modifiers = self._dmabuf.modifiers_for(spec.format)
+        if self.options.modifier_filter is not None:
+            offered = modifiers
+            modifiers = self.options.modifier_filter(spec.format, offered)
+            if not modifiers:
+                raise BackendUnavailableError(
+                    f"no {describe(spec.format)} modifier both the compositor "
+                    f"({', '.join(map(describe_modifier, offered)) or 'none'}) and the consumer accept")
         self.backend_reason = f"dmabuf {describe(spec.format)} on {self._dmabuf.device.path}"
         return BufferSpec(spec.kind, spec.width, spec.height, spec.format, 0, modifiers), self._dmabuf
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 from typing import Any
@@ -31,8 +32,10 @@ class ShmMemory:
         self._users -= 1
         if self._users == 0:
             self.wl_pool.destroy()
-            self.map.close()
             os.close(self.fd)
+            # A consumer may still hold a view: then the mapping goes away with the last view.
+            with contextlib.suppress(BufferError):
+                self.map.close()
 
 
 class ShmBuffer(Buffer):

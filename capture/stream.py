@@ -45,7 +45,8 @@ class FrameStream:
     """
 
     def __init__(self, options: CaptureOptions, display_name: str | None = None,
-                 publish: Callable[[Frame], None] | None = None) -> None:
+                 publish: Callable[[Frame], None] | None = None,
+                 housekeeping: Callable[[], None] | None = None) -> None:
         self.options = options
         self.connection = Connection(display_name)
         try:
@@ -56,6 +57,9 @@ class FrameStream:
         # publish: deliver each frame to this callable on the capture thread instead of the slot (the
         # OBS source hands frames to C this way). It owns the frame and must release it.
         self._publish = publish
+        # housekeeping: run on the capture thread at every wake-up (the OBS source collects the
+        # buffers its render thread gave back); `wake` makes the thread run it soon.
+        self._housekeeping = housekeeping
         self._lock = threading.Condition()
         self._latest: Frame | None = None
         self._stop = threading.Event()
@@ -64,6 +68,7 @@ class FrameStream:
         self.frames_delivered = 0
         self.frames_dropped = 0
         self._thread = threading.Thread(target=self._run, name="wlcap-capture", daemon=True)
+        self._torn_down = False
 
     def start(self) -> FrameStream:
         self._thread.start()
@@ -105,13 +110,20 @@ class FrameStream:
             backend=session.active_backend.value if session.active_backend else "none",
             backend_reason=session.backend_reason)
 
+    @property
+    def wake_fd(self) -> int:
+        """An eventfd: writing 1 to it wakes the capture thread (another thread, or C, may do so)."""
+        return self.connection.wake_fd
+
     def close(self) -> None:
-        """Stop the thread and free every buffer and fd. Frames still held become invalid."""
+        """Stop the thread and free every buffer and fd. Release frames first: frames still held
+        become invalid."""
         self._stop.set()
         self.connection.wake()
         if self._thread.ident is not None:
             self._thread.join()
-        else:
+        if not self._torn_down:
+            self._torn_down = True
             self._teardown()
 
     # -- capture thread -----------------------------------------------------------------------------------
@@ -119,6 +131,8 @@ class FrameStream:
     def _run(self) -> None:
         try:
             while not self._stop.is_set() and self.error is None:
+                if self._housekeeping is not None:
+                    self._housekeeping()
                 self.session.request_frame()
                 self.connection.pump(None)
         except WlcapError as exc:
@@ -126,8 +140,8 @@ class FrameStream:
         except Exception as exc:  # a bug: still end the stream cleanly, and say what happened
             log.exception("capture thread failed")
             self._fail(WlcapError(f"capture thread failed: {exc!r}"))
-        finally:
-            self._teardown()
+        # Buffers and the connection are freed by `close`, once the consumer gave its frames back:
+        # a stream that failed on its own may still have frames out.
 
     def _teardown(self) -> None:
         with self._lock:

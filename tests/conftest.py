@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compositor import SwayHeadless, WestonHeadless
+from obshost import ObsHost, Xvfb, build_obs_host
 from patterns import pattern, write_png
 
 from capture.image import RgbImage
@@ -116,3 +117,53 @@ def shown_pattern(sway: SwayHeadless) -> RgbImage:
     sway.show_image("HEADLESS-1", path)
     wait_until_shown("HEADLESS-1", image, sway.env)
     return image
+
+
+@pytest.fixture(scope="session")
+def xvfb() -> Iterator[Xvfb]:
+    _need("Xvfb")
+    server = Xvfb()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def obs_host_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    _need("obs")
+    if subprocess.run(["pkg-config", "--exists", "libobs"]).returncode != 0:
+        if REQUIRE:
+            pytest.fail("libobs-dev is not installed")
+        pytest.skip("libobs-dev is not installed")
+    return build_obs_host(tmp_path_factory.mktemp("obs-host"))
+
+
+def obs_pythonpath() -> str:
+    """sys.path entries OBS's embedded Python needs to import the wlcap these tests import."""
+    import cffi
+    import pywayland
+
+    import capture
+
+    try:
+        import wlcap_obs
+    except ImportError:
+        pytest.fail("wlcap_obs is not built (libobs-dev missing when wlcap was installed?)")
+    paths = [Path(m.__file__).resolve().parent.parent for m in (wlcap_obs, capture, pywayland, cffi)]
+    return os.pathsep.join(dict.fromkeys(str(p) for p in paths))
+
+
+@pytest.fixture()
+def obs_factory(xvfb: Xvfb, obs_host_binary: Path) -> Iterator:  # type: ignore[type-arg]
+    """Start headless OBS processes against a given compositor environment; all are cleaned up."""
+    hosts: list[ObsHost] = []
+
+    def start(wayland: dict[str, str], width: int = WIDTH, height: int = HEIGHT) -> ObsHost:
+        env = dict(wayland, DISPLAY=xvfb.display, WLCAP_PYTHONPATH=obs_pythonpath())
+        env.pop("PYTHONPATH", None)
+        host = ObsHost(obs_host_binary, env, width, height)
+        hosts.append(host)
+        return host
+
+    yield start
+    for host in hosts:
+        host.cleanup()

@@ -1,0 +1,43 @@
+"""cffi build script for the OBS source shim (needs libobs-dev): the module ``wlcap_obs._native``,
+used only through the facade ``wlcap_obs.native``. setup.py builds it where pkg-config finds libobs."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+from pathlib import Path
+
+from cffi import FFI
+
+NATIVE_DIR = Path(__file__).resolve().parent
+DECLARATIONS = ["obs_source.h", "obs_callbacks.h"]  # in this order: callbacks use the source type
+SOURCES = ["src/obs_source.c"]
+
+
+def _pkg_config(*args: str) -> list[str]:
+    return shlex.split(subprocess.check_output(["pkg-config", *args, "libobs"], text=True))
+
+
+def libobs_available() -> bool:
+    try:
+        subprocess.run(["pkg-config", "--exists", "libobs"], check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    return True
+
+
+ffi = FFI()
+ffi.cdef("\n".join((NATIVE_DIR / "decl" / name).read_text() for name in DECLARATIONS))
+ffi.set_source(
+    "wlcap_obs._native",
+    "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n#include \"obs_source.h\"\n",
+    sources=[f"native/{src}" for src in SOURCES],
+    include_dirs=[str(NATIVE_DIR / "decl")],
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
+                        "-Werror=implicit-function-declaration",
+                        *(_pkg_config("--cflags") if libobs_available() else [])],
+    libraries=["obs"],
+)
+
+if __name__ == "__main__":
+    ffi.compile(verbose=True)

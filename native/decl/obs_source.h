@@ -1,0 +1,89 @@
+/* The OBS source's C side, as the Python controller (obs_plugin/wlcap_obs) sees it. Read into cffi's
+ * cdef by native/build_obs_ffi.py, and included by native/src/obs_source.c. */
+
+/* Source events forwarded to Python (wlcap_py_event in obs_callbacks.h). */
+#define WLCAP_EVENT_CREATE 1
+#define WLCAP_EVENT_UPDATE 2
+#define WLCAP_EVENT_DESTROY 3
+#define WLCAP_EVENT_SHOW 4
+#define WLCAP_EVENT_HIDE 5
+
+#define WLCAP_FRAME_SHM 0
+#define WLCAP_FRAME_DMABUF 1
+
+/* One captured frame handed from the capture thread to the render thread. `token` comes back
+ * through wlcap_source_take_returned once OBS no longer needs the buffer. */
+struct wlcap_frame_desc {
+	uint64_t token;
+	uint64_t buffer_id;           /* stable per pooled buffer: DMA-BUF imports are cached by it */
+	uint32_t pool_generation;     /* a new value drops every cached import */
+	uint32_t kind;                /* WLCAP_FRAME_* */
+	uint32_t width, height;       /* buffer size */
+	uint32_t format;              /* DRM fourcc */
+	const void *data;             /* shm: the pixels, stride * height bytes */
+	uint32_t stride;              /* shm */
+	uint32_t n_planes;            /* dmabuf */
+	int fds[4];
+	uint32_t strides[4];
+	uint32_t offsets[4];
+	uint64_t modifier;
+	bool y_invert;
+	uint32_t transform;           /* enum wl_output_transform */
+	int32_t crop_x, crop_y, crop_width, crop_height; /* in upright pixels; crop_width 0: none */
+};
+
+/* What the render thread measured; read with wlcap_source_get_stats. */
+struct wlcap_render_stats {
+	uint64_t frames_published;
+	uint64_t frames_dropped;      /* replaced in the slot before the render thread took them */
+	uint64_t frames_shown;
+	uint64_t renders;
+	uint64_t render_ns;           /* time inside video_render */
+	uint64_t ticks;
+	uint64_t tick_ns;             /* time inside video_tick */
+	uint64_t uploads;             /* shm frames copied into the dynamic texture */
+	uint64_t textures_created;    /* dynamic textures created (one per size/format) */
+	uint64_t dmabuf_imports;      /* gs_texture_create_from_dmabuf calls that succeeded */
+	uint64_t dmabuf_import_failures;
+	uint32_t width, height;       /* what the source reports to OBS */
+};
+
+struct wlcap_source;
+
+/* Register the source type "wlcap_capture" once per process; later calls re-enable it. Either
+ * way C forwards source events to Python from now on. */
+bool wlcap_obs_register(void);
+/* libobs cannot unregister a type: disable it (script unload), and stop calling Python. */
+void wlcap_obs_unregister(void);
+
+/* Sources of this type that exist now (a reloaded script adopts them), their settings as JSON
+ * (returns the full length; at most size bytes are written, no terminator) and how many views
+ * show them. */
+size_t wlcap_live_sources(struct wlcap_source **out, size_t max);
+size_t wlcap_source_settings_json(struct wlcap_source *src, char *buf, size_t size);
+int wlcap_source_show_count(struct wlcap_source *src);
+
+/* The capture thread publishes the newest frame; returns false (and takes nothing) if the source
+ * is being destroyed. A frame it replaces goes to the returned list. */
+bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_desc *frame);
+/* Tokens of frames OBS is done with (at most max); returns how many were written. */
+size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, size_t max);
+/* Forget every frame (pending and shown); their tokens go to the returned list. After this returns,
+ * the render thread touches none of their memory. */
+void wlcap_source_clear(struct wlcap_source *src);
+/* An eventfd to write to when tokens are returned (the capture thread's wake-up); duplicated. -1: none. */
+void wlcap_source_set_wake_fd(struct wlcap_source *src, int fd);
+void wlcap_source_set_status(struct wlcap_source *src, const char *status);
+void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats *out);
+/* The last failed DMA-BUF import (format, modifier), once; false when there was none since. */
+bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier);
+
+/* What OBS's renderer can import (call with the graphics context entered, e.g. from the capture
+ * thread between obs_enter_graphics/obs_leave_graphics: wlcap_query_dmabuf does that itself).
+ * Fills formats (at most max), sets *implicit when implicit modifiers are supported; returns the
+ * count, or -1 when OBS has no DMA-BUF support. */
+int wlcap_query_dmabuf_formats(uint32_t *formats, size_t max, bool *implicit);
+int wlcap_query_dmabuf_modifiers(uint32_t format, uint64_t *modifiers, size_t max);
+
+/* Log through OBS's log with wlcap's prefix. level: LOG_ERROR 100, LOG_WARNING 200, LOG_INFO 300. */
+void wlcap_log(int level, const char *message);

@@ -1,0 +1,729 @@
+/* The "wlcap_capture" OBS source: registration, the frame slot the Python capture thread feeds, and
+ * the render-thread work (upload or DMA-BUF import once per pooled buffer, then a draw that applies
+ * y_invert, the output transform and the crop on the GPU).
+ *
+ * Threads: the capture thread (Python) calls wlcap_source_publish/take_returned/clear; OBS's
+ * graphics thread calls video_tick/video_render; the UI thread calls create/update/destroy/show/
+ * hide/get_properties, which forward to Python (never from the render thread). The render thread
+ * only ever waits on `lock`, which the capture thread holds for a struct copy at most. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <obs-module.h>
+#include <graphics/matrix4.h>
+#include <util/platform.h>
+
+#include "obs_source.h"
+
+/* cffi defines these (extern "Python+C" in decl/obs_callbacks.h). */
+void wlcap_py_event(struct wlcap_source *src, int event, const char *settings_json);
+size_t wlcap_py_list_outputs(char *buf, size_t size);
+
+/* libobs 29 exports this without declaring it in an installed header. */
+EXPORT void obs_enable_source_type(const char *name, bool enable);
+
+#define SOURCE_ID "wlcap_capture"
+#define DRM_FORMAT_MOD_INVALID_VALUE ((1ULL << 56) - 1)
+#define MAX_RETURNED 64
+#define MAX_IMPORTS 8
+
+#define wlcap_logf(level, format, ...) blog(level, "[wlcap] " format, ##__VA_ARGS__)
+
+struct imported_texture {
+	uint64_t buffer_id;
+	gs_texture_t *texture;
+};
+
+struct wlcap_source {
+	obs_source_t *source;
+	struct wlcap_source *next_live; /* in live_sources, guarded by live_lock */
+	int show_count;                 /* UI thread */
+	pthread_mutex_t lock;
+
+	/* Guarded by lock. */
+	struct wlcap_frame_desc pending;
+	bool has_pending;
+	struct wlcap_frame_desc shown; /* the DMA-BUF frame a cached texture draws from */
+	bool has_shown;
+	uint64_t returned[MAX_RETURNED];
+	size_t n_returned;
+	int wake_fd;
+	bool destroying;
+	bool import_failed;
+	uint32_t failed_format;
+	uint64_t failed_modifier;
+	char status[512];
+	struct wlcap_render_stats stats;
+
+	/* Render thread only (and destroy, inside the graphics context). */
+	gs_texture_t *shm_texture;
+	uint32_t shm_width, shm_height, shm_format;
+	struct imported_texture imports[MAX_IMPORTS];
+	uint32_t import_generation;
+	gs_texture_t *draw_texture; /* what video_render draws: shm_texture or an import */
+	struct wlcap_frame_desc draw; /* geometry of the frame draw_texture holds */
+	bool has_draw;
+};
+
+/* ---- DRM fourcc <-> OBS colour format: the one table ---------------------------------------- */
+
+#define FOURCC(a, b, c, d) ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
+
+static const struct {
+	uint32_t drm;
+	enum gs_color_format gs;
+} format_table[] = {
+	{FOURCC('X', 'R', '2', '4'), GS_BGRX},
+	{FOURCC('A', 'R', '2', '4'), GS_BGRA},
+	{FOURCC('A', 'B', '2', '4'), GS_RGBA},
+	{FOURCC('X', 'B', '2', '4'), GS_RGBA}, /* X is drawn as opaque: see draw_frame */
+	{FOURCC('A', 'R', '3', '0'), GS_R10G10B10A2},
+};
+
+static enum gs_color_format gs_format_for(uint32_t drm_format)
+{
+	for (size_t i = 0; i < sizeof(format_table) / sizeof(format_table[0]); i++) {
+		if (format_table[i].drm == drm_format)
+			return format_table[i].gs;
+	}
+	return GS_UNKNOWN;
+}
+
+static bool has_alpha(uint32_t drm_format)
+{
+	return drm_format == FOURCC('A', 'R', '2', '4') || drm_format == FOURCC('A', 'B', '2', '4');
+}
+
+/* ---- the slot ----------------------------------------------------------------------------- */
+
+static void wake_capture_thread(struct wlcap_source *src)
+{
+	if (src->wake_fd >= 0) {
+		uint64_t one = 1;
+		/* Non-blocking eventfd: a full counter just means it is already awake. */
+		ssize_t ignored = write(src->wake_fd, &one, sizeof(one));
+		(void)ignored;
+	}
+}
+
+/* Caller holds lock. */
+static void return_token(struct wlcap_source *src, uint64_t token)
+{
+	if (src->n_returned < MAX_RETURNED) {
+		src->returned[src->n_returned++] = token;
+	} else {
+		/* Cannot happen with a pool of at most 4 buffers; never lose a token silently. */
+		wlcap_logf(LOG_ERROR, "returned-token list full, buffer %" PRIu64 " leaks", token);
+	}
+	wake_capture_thread(src);
+}
+
+bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+{
+	pthread_mutex_lock(&src->lock);
+	if (src->destroying) {
+		pthread_mutex_unlock(&src->lock);
+		return false;
+	}
+	if (src->has_pending) {
+		return_token(src, src->pending.token);
+		src->stats.frames_dropped++;
+	}
+	src->pending = *frame;
+	src->has_pending = true;
+	src->stats.frames_published++;
+	pthread_mutex_unlock(&src->lock);
+	return true;
+}
+
+size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, size_t max)
+{
+	pthread_mutex_lock(&src->lock);
+	size_t n = src->n_returned < max ? src->n_returned : max;
+	memcpy(tokens, src->returned, n * sizeof(*tokens));
+	memmove(src->returned, src->returned + n, (src->n_returned - n) * sizeof(*tokens));
+	src->n_returned -= n;
+	pthread_mutex_unlock(&src->lock);
+	return n;
+}
+
+void wlcap_source_clear(struct wlcap_source *src)
+{
+	pthread_mutex_lock(&src->lock);
+	if (src->has_pending)
+		return_token(src, src->pending.token);
+	if (src->has_shown)
+		return_token(src, src->shown.token);
+	src->has_pending = false;
+	src->has_shown = false;
+	/* The render thread checks has_shown/has_draw under the lock before it draws an import. */
+	src->has_draw = false;
+	pthread_mutex_unlock(&src->lock);
+}
+
+void wlcap_source_set_wake_fd(struct wlcap_source *src, int fd)
+{
+	pthread_mutex_lock(&src->lock);
+	if (src->wake_fd >= 0)
+		close(src->wake_fd);
+	src->wake_fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	pthread_mutex_unlock(&src->lock);
+}
+
+void wlcap_source_set_status(struct wlcap_source *src, const char *status)
+{
+	pthread_mutex_lock(&src->lock);
+	snprintf(src->status, sizeof(src->status), "%s", status);
+	pthread_mutex_unlock(&src->lock);
+}
+
+void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats *out)
+{
+	pthread_mutex_lock(&src->lock);
+	*out = src->stats;
+	pthread_mutex_unlock(&src->lock);
+}
+
+bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier)
+{
+	pthread_mutex_lock(&src->lock);
+	bool failed = src->import_failed;
+	*format = src->failed_format;
+	*modifier = src->failed_modifier;
+	src->import_failed = false;
+	pthread_mutex_unlock(&src->lock);
+	return failed;
+}
+
+void wlcap_log(int level, const char *message)
+{
+	wlcap_logf(level, "%s", message);
+}
+
+/* ---- DMA-BUF capabilities ------------------------------------------------------------------- */
+
+int wlcap_query_dmabuf_formats(uint32_t *formats, size_t max, bool *implicit)
+{
+	enum gs_dmabuf_flags flags = GS_DMABUF_FLAG_NONE;
+	uint32_t *list = NULL;
+	size_t n = 0;
+	obs_enter_graphics();
+	bool ok = gs_query_dmabuf_capabilities(&flags, &list, &n);
+	obs_leave_graphics();
+	*implicit = flags & GS_DMABUF_FLAG_IMPLICIT_MODIFIERS_SUPPORTED;
+	if (!ok) {
+		bfree(list);
+		return -1;
+	}
+	size_t count = n < max ? n : max;
+	memcpy(formats, list, count * sizeof(*formats));
+	bfree(list);
+	return (int)count;
+}
+
+int wlcap_query_dmabuf_modifiers(uint32_t format, uint64_t *modifiers, size_t max)
+{
+	uint64_t *list = NULL;
+	size_t n = 0;
+	obs_enter_graphics();
+	bool ok = gs_query_dmabuf_modifiers_for_format(format, &list, &n);
+	obs_leave_graphics();
+	if (!ok) {
+		bfree(list);
+		return -1;
+	}
+	size_t count = n < max ? n : max;
+	memcpy(modifiers, list, count * sizeof(*modifiers));
+	bfree(list);
+	return (int)count;
+}
+
+/* ---- render thread ------------------------------------------------------------------------ */
+
+static void drop_imports(struct wlcap_source *src)
+{
+	for (int i = 0; i < MAX_IMPORTS; i++) {
+		gs_texture_destroy(src->imports[i].texture);
+		src->imports[i].texture = NULL;
+		src->imports[i].buffer_id = 0;
+	}
+}
+
+static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+{
+	if (frame->pool_generation != src->import_generation) {
+		drop_imports(src);
+		src->import_generation = frame->pool_generation;
+	}
+	struct imported_texture *free_slot = NULL;
+	for (int i = 0; i < MAX_IMPORTS; i++) {
+		if (src->imports[i].texture && src->imports[i].buffer_id == frame->buffer_id)
+			return src->imports[i].texture;
+		if (!src->imports[i].texture && !free_slot)
+			free_slot = &src->imports[i];
+	}
+	if (!free_slot) { /* more buffers than a pool holds: start over */
+		drop_imports(src);
+		free_slot = &src->imports[0];
+	}
+	uint64_t modifiers[4] = {frame->modifier, frame->modifier, frame->modifier, frame->modifier};
+	gs_texture_t *texture = gs_texture_create_from_dmabuf(frame->width, frame->height, frame->format,
+			gs_format_for(frame->format), frame->n_planes, frame->fds, frame->strides,
+			frame->offsets, frame->modifier == DRM_FORMAT_MOD_INVALID_VALUE ? NULL : modifiers);
+	if (!texture)
+		return NULL;
+	free_slot->buffer_id = frame->buffer_id;
+	free_slot->texture = texture;
+	src->stats.dmabuf_imports++;
+	return texture;
+}
+
+static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+{
+	if (!src->shm_texture || src->shm_width != frame->width || src->shm_height != frame->height ||
+			src->shm_format != frame->format) {
+		gs_texture_destroy(src->shm_texture);
+		src->shm_texture = gs_texture_create(frame->width, frame->height, gs_format_for(frame->format),
+				1, NULL, GS_DYNAMIC);
+		src->shm_width = frame->width;
+		src->shm_height = frame->height;
+		src->shm_format = frame->format;
+		src->stats.textures_created++;
+		if (!src->shm_texture)
+			return NULL;
+	}
+	gs_texture_set_image(src->shm_texture, frame->data, frame->stride, false);
+	src->stats.uploads++;
+	return src->shm_texture;
+}
+
+/* Caller holds lock: take the newest published frame into a texture. */
+static void take_pending(struct wlcap_source *src)
+{
+	if (!src->has_pending)
+		return;
+	struct wlcap_frame_desc frame = src->pending;
+	src->has_pending = false;
+	if (gs_format_for(frame.format) == GS_UNKNOWN) {
+		return_token(src, frame.token);
+		return;
+	}
+	if (frame.kind == WLCAP_FRAME_SHM) {
+		gs_texture_t *texture = upload_shm(src, &frame);
+		return_token(src, frame.token); /* copied: the buffer can be written again */
+		if (!texture)
+			return;
+		if (src->has_shown) { /* leaving DMA-BUF: its buffer goes back too */
+			return_token(src, src->shown.token);
+			src->has_shown = false;
+		}
+		src->draw_texture = texture;
+	} else {
+		gs_texture_t *texture = import_dmabuf(src, &frame);
+		if (!texture) {
+			src->stats.dmabuf_import_failures++;
+			src->import_failed = true;
+			src->failed_format = frame.format;
+			src->failed_modifier = frame.modifier;
+			return_token(src, frame.token);
+			return;
+		}
+		if (src->has_shown)
+			return_token(src, src->shown.token);
+		src->shown = frame;
+		src->has_shown = true;
+		src->draw_texture = texture;
+	}
+	src->draw = frame;
+	src->has_draw = true;
+	src->stats.frames_shown++;
+}
+
+/* An affine map of the plane, x' = a*x + b*y + tx, y' = c*x + d*y + ty. */
+struct affine {
+	float a, b, c, d, tx, ty;
+};
+
+static struct affine affine_then(struct affine first, struct affine second)
+{
+	struct affine r;
+	r.a = second.a * first.a + second.b * first.c;
+	r.b = second.a * first.b + second.b * first.d;
+	r.c = second.c * first.a + second.d * first.c;
+	r.d = second.c * first.b + second.d * first.d;
+	r.tx = second.a * first.tx + second.b * first.ty + second.tx;
+	r.ty = second.c * first.tx + second.d * first.ty + second.ty;
+	return r;
+}
+
+static void affine_apply(struct affine m, float x, float y, float *ox, float *oy)
+{
+	*ox = m.a * x + m.b * y + m.tx;
+	*oy = m.c * x + m.d * y + m.ty;
+}
+
+/* Buffer coordinates to upright output coordinates: undo y_invert, then the output transform (the
+ * same order as capture/image.py on the CPU). Sets the upright size. */
+static struct affine buffer_to_upright(const struct wlcap_frame_desc *f, float *up_w, float *up_h)
+{
+	float w = (float)f->width, h = (float)f->height;
+	struct affine m = {1, 0, 0, 1, 0, 0};
+	if (f->y_invert)
+		m = (struct affine){1, 0, 0, -1, 0, h};
+	struct affine rotation;
+	switch (f->transform % 4) {
+	case 1: rotation = (struct affine){0, -1, 1, 0, h, 0}; break;  /* (x,y) -> (h - y, x) */
+	case 2: rotation = (struct affine){-1, 0, 0, -1, w, h}; break; /* (x,y) -> (w - x, h - y) */
+	case 3: rotation = (struct affine){0, 1, -1, 0, 0, w}; break;  /* (x,y) -> (y, w - x) */
+	default: rotation = (struct affine){1, 0, 0, 1, 0, 0}; break;
+	}
+	m = affine_then(m, rotation);
+	*up_w = f->transform % 2 ? h : w;
+	*up_h = f->transform % 2 ? w : h;
+	if (f->transform >= 4)
+		m = affine_then(m, (struct affine){-1, 0, 0, 1, *up_w, 0});
+	return m;
+}
+
+static void frame_size(const struct wlcap_frame_desc *f, uint32_t *width, uint32_t *height)
+{
+	if (f->crop_width > 0) {
+		*width = (uint32_t)f->crop_width;
+		*height = (uint32_t)f->crop_height;
+	} else {
+		*width = f->transform % 2 ? f->height : f->width;
+		*height = f->transform % 2 ? f->width : f->height;
+	}
+}
+
+static void draw_frame(struct wlcap_source *src)
+{
+	const struct wlcap_frame_desc *f = &src->draw;
+	float up_w, up_h;
+	struct affine to_upright = buffer_to_upright(f, &up_w, &up_h);
+	float cx = 0, cy = 0, cw = up_w, ch = up_h;
+	if (f->crop_width > 0) {
+		cx = (float)f->crop_x;
+		cy = (float)f->crop_y;
+		cw = (float)f->crop_width;
+		ch = (float)f->crop_height;
+	}
+	/* The crop rectangle in buffer coordinates: the inverse map of its corners (the linear part is a
+	 * signed permutation, so its inverse is its transpose). */
+	struct affine inverse = {to_upright.a, to_upright.c, to_upright.b, to_upright.d, 0, 0};
+	inverse.tx = -(inverse.a * to_upright.tx + inverse.b * to_upright.ty);
+	inverse.ty = -(inverse.c * to_upright.tx + inverse.d * to_upright.ty);
+	float x0, y0, x1, y1;
+	affine_apply(inverse, cx, cy, &x0, &y0);
+	affine_apply(inverse, cx + cw, cy + ch, &x1, &y1);
+	float bx = x0 < x1 ? x0 : x1, by = y0 < y1 ? y0 : y1;
+	float bw = x0 < x1 ? x1 - x0 : x0 - x1, bh = y0 < y1 ? y1 - y0 : y0 - y1;
+
+	/* Sprite coordinates (0..bw, 0..bh) -> buffer (+bx, +by) -> upright -> minus the crop origin. */
+	struct affine m = affine_then((struct affine){1, 0, 0, 1, bx, by}, to_upright);
+	m.tx -= cx;
+	m.ty -= cy;
+	struct matrix4 matrix;
+	vec4_set(&matrix.x, m.a, m.c, 0.0f, 0.0f);
+	vec4_set(&matrix.y, m.b, m.d, 0.0f, 0.0f);
+	vec4_set(&matrix.z, 0.0f, 0.0f, 1.0f, 0.0f);
+	vec4_set(&matrix.t, m.tx, m.ty, 0.0f, 1.0f);
+
+	gs_effect_t *effect = obs_get_base_effect(OBS_EFFECT_DEFAULT);
+	gs_eparam_t *image = gs_effect_get_param_by_name(effect, "image");
+	const bool previous_srgb = gs_framebuffer_srgb_enabled();
+	gs_enable_framebuffer_srgb(true);
+	gs_effect_set_texture_srgb(image, src->draw_texture);
+	/* X channels hold garbage: draw formats without alpha with blending off. */
+	const bool opaque = !has_alpha(f->format);
+	if (opaque) {
+		gs_blend_state_push();
+		gs_blend_function(GS_BLEND_ONE, GS_BLEND_ZERO);
+	}
+	gs_matrix_push();
+	gs_matrix_mul(&matrix);
+	while (gs_effect_loop(effect, "Draw"))
+		gs_draw_sprite_subregion(src->draw_texture, 0, (uint32_t)bx, (uint32_t)by, (uint32_t)bw, (uint32_t)bh);
+	gs_matrix_pop();
+	if (opaque)
+		gs_blend_state_pop();
+	gs_enable_framebuffer_srgb(previous_srgb);
+}
+
+static void wlcap_video_render(void *data, gs_effect_t *unused)
+{
+	UNUSED_PARAMETER(unused);
+	struct wlcap_source *src = data;
+	uint64_t start = os_gettime_ns();
+	pthread_mutex_lock(&src->lock);
+	take_pending(src);
+	if (src->has_draw && src->draw_texture) {
+		frame_size(&src->draw, &src->stats.width, &src->stats.height);
+		draw_frame(src);
+	}
+	src->stats.renders++;
+	src->stats.render_ns += os_gettime_ns() - start;
+	pthread_mutex_unlock(&src->lock);
+}
+
+static void wlcap_video_tick(void *data, float seconds)
+{
+	UNUSED_PARAMETER(seconds);
+	struct wlcap_source *src = data;
+	uint64_t start = os_gettime_ns();
+	pthread_mutex_lock(&src->lock);
+	/* The size OBS lays the source out with follows the newest frame before it is drawn. */
+	if (src->has_pending)
+		frame_size(&src->pending, &src->stats.width, &src->stats.height);
+	src->stats.ticks++;
+	src->stats.tick_ns += os_gettime_ns() - start;
+	pthread_mutex_unlock(&src->lock);
+}
+
+/* ---- UI-thread callbacks -------------------------------------------------------------------- */
+
+static const char *wlcap_get_name(void *type_data)
+{
+	UNUSED_PARAMETER(type_data);
+	return "Wayland Capture (wlcap)";
+}
+
+/* Every source of this type that exists, so that a reloaded script can adopt them. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wlcap_source *live_sources;
+/* False between script unload and the next load: Python must not be called then (OBS may already
+ * have finalised the interpreter when the last sources are destroyed at exit). */
+static bool python_attached;
+
+static void forward(struct wlcap_source *src, int event, obs_data_t *settings)
+{
+	pthread_mutex_lock(&live_lock);
+	bool attached = python_attached;
+	pthread_mutex_unlock(&live_lock);
+	if (!attached)
+		return;
+	const char *json = settings ? obs_data_get_json(settings) : NULL;
+	wlcap_py_event(src, event, json);
+}
+
+size_t wlcap_live_sources(struct wlcap_source **out, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&live_lock);
+	for (struct wlcap_source *src = live_sources; src && n < max; src = src->next_live)
+		out[n++] = src;
+	pthread_mutex_unlock(&live_lock);
+	return n;
+}
+
+size_t wlcap_source_settings_json(struct wlcap_source *src, char *buf, size_t size)
+{
+	obs_data_t *settings = obs_source_get_settings(src->source);
+	const char *json = settings ? obs_data_get_json(settings) : "{}";
+	size_t length = strlen(json);
+	size_t n = length < size ? length : size;
+	memcpy(buf, json, n);
+	obs_data_release(settings);
+	return length;
+}
+
+int wlcap_source_show_count(struct wlcap_source *src)
+{
+	return src->show_count;
+}
+
+static void *wlcap_create(obs_data_t *settings, obs_source_t *source)
+{
+	struct wlcap_source *src = bzalloc(sizeof(*src));
+	src->source = source;
+	src->wake_fd = -1;
+	pthread_mutex_init(&src->lock, NULL);
+	snprintf(src->status, sizeof(src->status), "starting");
+	pthread_mutex_lock(&live_lock);
+	src->next_live = live_sources;
+	live_sources = src;
+	pthread_mutex_unlock(&live_lock);
+	forward(src, WLCAP_EVENT_CREATE, settings);
+	return src;
+}
+
+static void wlcap_destroy(void *data)
+{
+	struct wlcap_source *src = data;
+	/* Python stops the capture thread first: after this nothing publishes or waits on us. */
+	forward(src, WLCAP_EVENT_DESTROY, NULL);
+	pthread_mutex_lock(&live_lock);
+	for (struct wlcap_source **link = &live_sources; *link; link = &(*link)->next_live) {
+		if (*link == src) {
+			*link = src->next_live;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&live_lock);
+	pthread_mutex_lock(&src->lock);
+	src->destroying = true;
+	pthread_mutex_unlock(&src->lock);
+	obs_enter_graphics();
+	drop_imports(src);
+	gs_texture_destroy(src->shm_texture);
+	obs_leave_graphics();
+	if (src->wake_fd >= 0)
+		close(src->wake_fd);
+	pthread_mutex_destroy(&src->lock);
+	bfree(src);
+}
+
+static void wlcap_update(void *data, obs_data_t *settings)
+{
+	forward(data, WLCAP_EVENT_UPDATE, settings);
+}
+
+static void wlcap_show(void *data)
+{
+	struct wlcap_source *src = data;
+	src->show_count++;
+	forward(src, WLCAP_EVENT_SHOW, NULL);
+}
+
+static void wlcap_hide(void *data)
+{
+	struct wlcap_source *src = data;
+	if (src->show_count > 0)
+		src->show_count--;
+	forward(src, WLCAP_EVENT_HIDE, NULL);
+}
+
+static uint32_t wlcap_get_width(void *data)
+{
+	struct wlcap_source *src = data;
+	pthread_mutex_lock(&src->lock);
+	uint32_t width = src->stats.width;
+	pthread_mutex_unlock(&src->lock);
+	return width;
+}
+
+static uint32_t wlcap_get_height(void *data)
+{
+	struct wlcap_source *src = data;
+	pthread_mutex_lock(&src->lock);
+	uint32_t height = src->stats.height;
+	pthread_mutex_unlock(&src->lock);
+	return height;
+}
+
+static void wlcap_get_defaults(obs_data_t *settings)
+{
+	obs_data_set_default_string(settings, "output", "");
+	obs_data_set_default_bool(settings, "cursor", false);
+	obs_data_set_default_string(settings, "backend", "auto");
+	obs_data_set_default_string(settings, "region", "");
+}
+
+static obs_properties_t *wlcap_get_properties(void *data)
+{
+	struct wlcap_source *src = data;
+	obs_properties_t *props = obs_properties_create();
+
+	obs_property_t *output = obs_properties_add_list(props, "output", "Output", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(output, "First output", "");
+	char listing[4096];
+	size_t length = wlcap_py_list_outputs(listing, sizeof(listing) - 1);
+	listing[length < sizeof(listing) ? length : sizeof(listing) - 1] = '\0';
+	bool current_listed = false;
+	const char *current = "";
+	obs_data_t *settings = src ? obs_source_get_settings(src->source) : NULL;
+	if (settings)
+		current = obs_data_get_string(settings, "output");
+	for (char *line = strtok(listing, "\n"); line; line = strtok(NULL, "\n")) {
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		*tab = '\0';
+		char label[512];
+		snprintf(label, sizeof(label), "%s: %s", line, tab + 1);
+		obs_property_list_add_string(output, label, line);
+		current_listed |= strcmp(line, current) == 0;
+	}
+	if (*current && !current_listed) { /* remembered while it is unplugged */
+		char label[512];
+		snprintf(label, sizeof(label), "%s (not connected)", current);
+		obs_property_list_add_string(output, label, current);
+	}
+	obs_data_release(settings);
+
+	obs_properties_add_bool(props, "cursor", "Capture cursor");
+	obs_property_t *backend = obs_properties_add_list(props, "backend", "Buffers", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(backend, "Automatic (DMA-BUF, else shared memory)", "auto");
+	obs_property_list_add_string(backend, "DMA-BUF only", "dmabuf");
+	obs_property_list_add_string(backend, "Shared memory only", "shm");
+	obs_properties_add_text(props, "region", "Region (\"X,Y WxH\", empty: whole output)", OBS_TEXT_DEFAULT);
+
+	char status[600] = "Status: -";
+	if (src) {
+		pthread_mutex_lock(&src->lock);
+		snprintf(status, sizeof(status), "Status: %s", src->status);
+		pthread_mutex_unlock(&src->lock);
+	}
+	obs_properties_add_text(props, "status", status, OBS_TEXT_INFO);
+	return props;
+}
+
+static struct obs_source_info wlcap_source_info = {
+	.id = SOURCE_ID,
+	.type = OBS_SOURCE_TYPE_INPUT,
+	.output_flags = OBS_SOURCE_VIDEO | OBS_SOURCE_CUSTOM_DRAW | OBS_SOURCE_SRGB | OBS_SOURCE_DO_NOT_DUPLICATE,
+	.get_name = wlcap_get_name,
+	.create = wlcap_create,
+	.destroy = wlcap_destroy,
+	.update = wlcap_update,
+	.show = wlcap_show,
+	.hide = wlcap_hide,
+	.get_width = wlcap_get_width,
+	.get_height = wlcap_get_height,
+	.get_defaults = wlcap_get_defaults,
+	.get_properties = wlcap_get_properties,
+	.video_tick = wlcap_video_tick,
+	.video_render = wlcap_video_render,
+	.icon_type = OBS_ICON_TYPE_DESKTOP_CAPTURE,
+};
+
+static bool registered;
+
+bool wlcap_obs_register(void)
+{
+	pthread_mutex_lock(&live_lock);
+	python_attached = true;
+	pthread_mutex_unlock(&live_lock);
+	if (registered) {
+		obs_enable_source_type(SOURCE_ID, true);
+		wlcap_logf(LOG_INFO, "source type %s enabled again", SOURCE_ID);
+		return true;
+	}
+	obs_register_source(&wlcap_source_info);
+	registered = true;
+	wlcap_logf(LOG_INFO, "registered source type %s", SOURCE_ID);
+	return true;
+}
+
+void wlcap_obs_unregister(void)
+{
+	pthread_mutex_lock(&live_lock);
+	python_attached = false;
+	pthread_mutex_unlock(&live_lock);
+	if (registered) {
+		obs_enable_source_type(SOURCE_ID, false);
+		wlcap_logf(LOG_INFO, "source type %s disabled (script unloaded)", SOURCE_ID);
+	}
+}

@@ -1,0 +1,414 @@
+"""The controller behind each "wlcap_capture" OBS source.
+
+C (native/src/obs_source.c) owns the OBS side: the source callbacks, the frame slot and the render
+thread. This module owns the rest: settings, the capture stream (one connection and one buffer pool
+for as long as the source is shown), handing frames to the slot and taking them back, the DMA-BUF
+fallback ladder, and the status line. Nothing here runs on OBS's render thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from capture import (
+    Backend,
+    CaptureOptions,
+    Connection,
+    Frame,
+    FrameStream,
+    Region,
+    WlcapError,
+)
+from capture.formats import describe, describe_modifier
+
+from . import native
+from .ladder import FallbackLadder, Rung
+
+RETRY_SECONDS = 2.0  # a missing output or compositor is looked for again this often
+WATCH_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    output: str = ""
+    cursor: bool = False
+    backend: str = "auto"
+    region: str = ""
+
+    @classmethod
+    def from_json(cls, text: str | None) -> SourceSettings:
+        data = json.loads(text) if text else {}
+        return cls(output=str(data.get("output", "")), cursor=bool(data.get("cursor", False)),
+                   backend=str(data.get("backend", "auto")), region=str(data.get("region", "")).strip())
+
+
+@dataclass
+class _Handed:
+    """A frame the C slot holds, and what keeps its memory exported while it does."""
+
+    frame: Frame
+    view: memoryview | None
+    pointer: Any
+    desc: Any
+
+
+class SourceController:
+    def __init__(self, handle: native.SourceHandle, settings: SourceSettings) -> None:
+        self.handle = handle
+        self.settings = settings
+        # Serialises the lifecycle: OBS events (UI thread) and the watchdog both start and stop.
+        self._lifecycle = threading.RLock()
+        self._show_count = 0
+        self._enabled = True  # false once the script is unloaded
+        self._stream: FrameStream | None = None
+        self._lock = threading.Lock()  # _accepting and _handed, shared with the capture thread
+        self._accepting = False
+        self._handed: dict[int, _Handed] = {}
+        self._tokens = itertools.count(1)
+        self._ladder: FallbackLadder | None = None
+        self._error: str | None = None
+        self._logged_error: str | None = None
+        self._next_retry = 0.0
+        self._shown_at_last_watch = (0, time.monotonic())
+        self.fps = 0.0
+        self._set_status("waiting to be shown")
+
+    # -- OBS events (UI thread) ------------------------------------------------------------------------
+
+    def update(self, settings: SourceSettings) -> None:
+        with self._lifecycle:
+            if settings == self.settings:
+                return
+            self.settings = settings
+            self._ladder = None  # a new backend choice starts at the top of the ladder
+            if self._stream is not None or self._error is not None:
+                self._restart()
+
+    def show(self) -> None:
+        with self._lifecycle:
+            self._show_count += 1
+            if self._show_count == 1:
+                self._start()
+
+    def hide(self) -> None:
+        with self._lifecycle:
+            self._show_count = max(0, self._show_count - 1)
+            if self._show_count == 0:
+                self._stop()
+                self._error = None
+                self._set_status("hidden: not capturing")
+
+    def destroy(self) -> None:
+        with self._lifecycle:
+            self._stop()
+
+    def detach(self) -> None:
+        """The script is being unloaded: stop capturing; C keeps the source, inert, until a reload
+        adopts it again."""
+        with self._lifecycle:
+            self._enabled = False
+            self._stop()
+            self._set_status("wlcap script unloaded")
+
+    # -- stream lifecycle --------------------------------------------------------------------------
+
+    def _options(self) -> CaptureOptions:
+        region = Region.parse(self.settings.region) if self.settings.region else None
+        backend = Backend(self.settings.backend) if self.settings.backend in ("auto", "dmabuf", "shm") \
+            else Backend.AUTO
+        ladder = self._ensure_ladder(backend)
+        if backend is not Backend.SHM and not ladder.wants_dmabuf:
+            if backend is Backend.DMABUF:
+                raise WlcapError(f"DMA-BUF required but unusable: {ladder.history[-1]}")
+            backend = Backend.SHM
+        return CaptureOptions(output=self.settings.output or None, region=region, cursor=self.settings.cursor,
+                              backend=backend, modifier_filter=ladder.modifiers)
+
+    def _ensure_ladder(self, backend: Backend) -> FallbackLadder:
+        if self._ladder is None:
+            if backend is Backend.SHM:  # nothing to negotiate
+                self._ladder = FallbackLadder(native.DmabufCapabilities(False, False, {}))
+            else:
+                self._ladder = FallbackLadder(native.query_dmabuf_capabilities())
+                for line in self._ladder.history:
+                    native.log(native.LOG_INFO, line)
+        return self._ladder
+
+    def _start(self) -> None:
+        if not self._enabled or self._stream is not None:
+            return
+        try:
+            options = self._options()
+            stream = FrameStream(options, publish=self._publish, housekeeping=self._housekeeping)
+        except WlcapError as exc:
+            self._fail(str(exc))
+            return
+        with self._lock:
+            self._accepting = True
+        self.handle.set_wake_fd(stream.wake_fd)
+        self._stream = stream
+        self._error = None
+        self._logged_error = None
+        stream.start()
+        native.log(native.LOG_INFO, f"capturing output {stream.session.output.name}")
+        self._update_status()
+
+    def _stop(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        with self._lock:
+            self._accepting = False
+        self.handle.clear()  # C lets go of every frame; their tokens come back below
+        self.handle.set_wake_fd(-1)
+        self._collect_returned()
+        stream.close()
+        with self._lock:
+            leftover, self._handed = self._handed, {}
+        for token in leftover:  # cannot happen after clear(); never leave a buffer exported
+            self._release_entry(leftover[token])
+
+    def _restart(self) -> None:
+        self._stop()
+        self._error = None
+        if self._show_count > 0:
+            self._start()
+
+    def _fail(self, message: str) -> None:
+        self._error = message
+        self._next_retry = time.monotonic() + RETRY_SECONDS
+        if message != self._logged_error:  # each distinct error is logged once, not every retry
+            native.log(native.LOG_WARNING, message)
+            self._logged_error = message
+        self._set_status(f"error: {message}")
+
+    # -- capture thread ----------------------------------------------------------------------------
+
+    def _publish(self, frame: Frame) -> None:
+        with self._lock:
+            if not self._accepting:
+                frame.release()
+                return
+            token = next(self._tokens)
+            desc = native.new_frame_desc()
+            entry = _Handed(frame, None, None, desc)
+            desc.token = token
+            desc.buffer_id = frame.buffer.id
+            desc.pool_generation = frame.buffer.generation
+            desc.width, desc.height, desc.format = frame.width, frame.height, frame.format
+            desc.y_invert = frame.y_invert
+            desc.transform = frame.transform
+            if frame.crop is not None:
+                desc.crop_x, desc.crop_y = frame.crop.x, frame.crop.y
+                desc.crop_width, desc.crop_height = frame.crop.width, frame.crop.height
+            if frame.kind.value == "shm":
+                entry.view = frame.view()
+                entry.pointer = native.pointer_to(entry.view)
+                desc.kind = native.FRAME_SHM
+                desc.data = entry.pointer
+                desc.stride = frame.stride
+            else:
+                memory = frame.buffer.memory  # type: ignore[attr-defined]
+                desc.kind = native.FRAME_DMABUF
+                desc.n_planes = len(memory.planes)
+                for index, plane in enumerate(memory.planes):
+                    desc.fds[index], desc.offsets[index], desc.strides[index] = plane.fd, plane.offset, plane.stride
+                desc.modifier = memory.modifier
+            self._handed[token] = entry
+            published = self.handle.publish(desc)
+        if not published:
+            self._release(token)
+
+    def _housekeeping(self) -> None:
+        self._collect_returned()
+
+    def _collect_returned(self) -> None:
+        for token in self.handle.take_returned():
+            self._release(token)
+
+    def _release(self, token: int) -> None:
+        with self._lock:
+            entry = self._handed.pop(token, None)
+        if entry is not None:
+            self._release_entry(entry)
+
+    @staticmethod
+    def _release_entry(entry: _Handed) -> None:
+        if entry.pointer is not None:
+            native.ffi.release(entry.pointer)
+        if entry.view is not None:
+            entry.view.release()
+        entry.frame.release()
+
+    # -- watchdog (its own thread) -------------------------------------------------------------------
+
+    def watch(self) -> None:
+        """Notice a stream that ended (output gone, compositor gone), step the DMA-BUF ladder down on
+        import failures, retry what failed, and refresh the status line."""
+        with self._lifecycle:
+            stream = self._stream
+            failure = self.handle.take_import_failure()
+            if failure is not None and self._ladder is not None:
+                fmt, modifier = failure
+                line = self._ladder.step_down("OBS could not import the buffer", fmt, modifier)
+                native.log(native.LOG_WARNING, line)
+                if self.settings.backend == "dmabuf" and not self._ladder.wants_dmabuf:
+                    self._stop()
+                    self._fail(f"DMA-BUF import failed ({describe(fmt)}, {describe_modifier(modifier)})")
+                    return
+                self._restart()
+                return
+            if stream is not None and stream.error is not None:
+                error = stream.error
+                self._stop()
+                self._fail(f"{error}; retrying")
+                return
+            if stream is None and self._error is not None and self._show_count > 0 and self._enabled:
+                if time.monotonic() >= self._next_retry:
+                    self._start()
+                return
+            if stream is not None:
+                self._update_status()
+
+    def _update_status(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        stats = self.handle.stats()
+        shown, at = self._shown_at_last_watch
+        now = time.monotonic()
+        if now - at >= 1.0:
+            self.fps = (stats.frames_shown - shown) / (now - at)
+            self._shown_at_last_watch = (stats.frames_shown, now)
+        session = stream.session
+        backend = session.active_backend.value if session.active_backend else "negotiating"
+        pool = session.pool
+        fmt = describe(pool.spec.format) if pool and pool.spec else "-"
+        modifier = ""
+        if pool and pool.spec and session.active_backend and session.active_backend.value == "dmabuf":
+            buffers = pool.buffers
+            if buffers:
+                modifier = f" modifier {describe_modifier(buffers[0].modifier)}"  # type: ignore[attr-defined]
+        reason = f" ({session.backend_reason})" if session.backend_reason else ""
+        self._set_status(f"capturing {session.output.name}: {backend}{reason}, {fmt}{modifier}, "
+                         f"{self.fps:.1f} fps")
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self.handle.set_status(status)
+
+
+# -- the registry of live sources, and the callbacks C makes into Python ---------------------------
+
+_controllers: dict[int, SourceController] = {}
+_watchdog: threading.Thread | None = None
+_watchdog_stop = threading.Event()
+
+
+def _watch_loop() -> None:
+    while not _watchdog_stop.wait(WATCH_SECONDS):
+        for controller in list(_controllers.values()):
+            try:
+                controller.watch()
+            except Exception as exc:  # a bug must not kill the watchdog
+                native.log(native.LOG_ERROR, f"watchdog: {exc!r}")
+
+
+def _ensure_watchdog() -> None:
+    global _watchdog
+    if _watchdog is None or not _watchdog.is_alive():
+        _watchdog_stop.clear()
+        _watchdog = threading.Thread(target=_watch_loop, name="wlcap-watchdog", daemon=True)
+        _watchdog.start()
+
+
+def _stop_watchdog() -> None:
+    global _watchdog
+    if _watchdog is not None:
+        _watchdog_stop.set()
+        _watchdog.join()
+        _watchdog = None
+
+
+def controllers() -> list[SourceController]:
+    return list(_controllers.values())
+
+
+def _handle_event(pointer: Any, event: int, settings_json: Any) -> None:
+    handle = native.SourceHandle(pointer)
+    settings_text = native.ffi.string(settings_json).decode() if settings_json != native.ffi.NULL else None
+    if event == native.EVENT_CREATE:
+        _controllers[handle.key] = SourceController(handle, SourceSettings.from_json(settings_text))
+        _ensure_watchdog()
+        return
+    controller = _controllers.get(handle.key)
+    if controller is None:
+        return
+    if event == native.EVENT_UPDATE:
+        controller.update(SourceSettings.from_json(settings_text))
+    elif event == native.EVENT_SHOW:
+        controller.show()
+    elif event == native.EVENT_HIDE:
+        controller.hide()
+    elif event == native.EVENT_DESTROY:
+        del _controllers[handle.key]
+        controller.destroy()
+        if not _controllers:
+            _stop_watchdog()
+
+
+@native.ffi.def_extern()
+def wlcap_py_event(pointer: Any, event: int, settings_json: Any) -> None:
+    try:
+        _handle_event(pointer, event, settings_json)
+    except Exception as exc:  # never let a Python error unwind into OBS
+        native.log(native.LOG_ERROR, f"event {event} failed: {exc!r}")
+
+
+@native.ffi.def_extern()
+def wlcap_py_list_outputs(buf: Any, size: int) -> int:
+    try:
+        with Connection() as connection:
+            lines = "".join(f"{o.name}\t{o.info().description or o.name}\n" for o in connection.outputs.all())
+    except WlcapError as exc:
+        native.log(native.LOG_WARNING, f"cannot list outputs: {exc}")
+        lines = ""
+    except Exception as exc:
+        native.log(native.LOG_ERROR, f"listing outputs failed: {exc!r}")
+        lines = ""
+    data = lines.encode(errors="replace")[:size]
+    native.ffi.memmove(buf, data, len(data))
+    return len(data)
+
+
+def load() -> None:
+    """script_load: register (or re-enable) the source type and adopt sources that already exist
+    (created before a script reload, or loaded from the scene collection)."""
+    native.register()
+    for handle, settings_json, show_count in native.live_sources():
+        if handle.key in _controllers:
+            continue
+        controller = SourceController(handle, SourceSettings.from_json(settings_json))
+        _controllers[handle.key] = controller
+        for _ in range(show_count):
+            controller.show()
+    if _controllers:
+        _ensure_watchdog()
+
+
+def unload() -> None:
+    """script_unload: stop every capture, forget every source, and disable the type (libobs
+    cannot unregister it). C stops calling Python until the next load."""
+    native.unregister()
+    _stop_watchdog()
+    for controller in controllers():
+        controller.detach()
+    _controllers.clear()
+
+
+__all__ = ["Rung", "SourceController", "SourceSettings", "controllers", "load", "unload"]

@@ -1,0 +1,306 @@
+/* A headless OBS for the tests: libobs and libobs-scripting (the real ones, as the OBS app uses
+ * them) without the Qt frontend, on X11 EGL (Xvfb + Mesa llvmpipe). Driven by one command a line
+ * on stdin; answers one JSON line each on stdout. The OBS log goes to the file named by argv[1].
+ *
+ *   script PATH            load an OBS Python script (libobs-scripting, as Tools -> Scripts does)
+ *   unload_script          destroy it (script_unload runs)
+ *   create NAME ID JSON    create a source, add it to the scene that is output channel 0 (shown)
+ *   update NAME JSON       obs_source_update
+ *   hide NAME / show NAME  remove it from / add it back to the scene
+ *   release NAME           release the source (destroyed)
+ *   size NAME              its width and height
+ *   props NAME             its properties: the output list and the status text
+ *   grab PATH FRAMES       wait FRAMES composed frames, write the last one (BGRA) to PATH
+ *   types                  the input source types
+ *   quit                   shut down; answers the leak count
+ */
+#include <obs.h>
+#include <obs-module.h>
+#include <obs-nix-platform.h>
+#include <util/base.h>
+#include <util/bmem.h>
+#include <util/platform.h>
+#include <X11/Xlib.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct obs_script obs_script_t;
+bool obs_scripting_load(void);
+void obs_scripting_unload(void);
+obs_script_t *obs_script_create(const char *path, obs_data_t *settings);
+void obs_script_destroy(obs_script_t *script);
+bool obs_script_loaded(const obs_script_t *script);
+
+#define MAX_SOURCES 16
+
+static FILE *log_file;
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void log_handler(int level, const char *format, va_list args, void *param)
+{
+	(void)param;
+	pthread_mutex_lock(&log_lock);
+	fprintf(log_file, "%d: ", level);
+	vfprintf(log_file, format, args);
+	fputc('\n', log_file);
+	fflush(log_file);
+	pthread_mutex_unlock(&log_lock);
+}
+
+static pthread_mutex_t frame_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t frame_cond = PTHREAD_COND_INITIALIZER;
+static uint8_t *frame_pixels;
+static uint32_t frame_width, frame_height;
+static uint64_t frames_seen;
+
+static void raw_video(void *param, struct video_data *frame)
+{
+	(void)param;
+	pthread_mutex_lock(&frame_lock);
+	for (uint32_t y = 0; y < frame_height; y++)
+		memcpy(frame_pixels + (size_t)y * frame_width * 4, frame->data[0] + (size_t)y * frame->linesize[0],
+				(size_t)frame_width * 4);
+	frames_seen++;
+	pthread_cond_broadcast(&frame_cond);
+	pthread_mutex_unlock(&frame_lock);
+}
+
+static struct {
+	char name[64];
+	obs_source_t *source;
+	obs_sceneitem_t *item;
+} sources[MAX_SOURCES];
+
+static obs_scene_t *scene;
+static obs_script_t *script;
+
+static int find(const char *name)
+{
+	for (int i = 0; i < MAX_SOURCES; i++)
+		if (sources[i].source && strcmp(sources[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static void reply(const char *format, ...)
+{
+	va_list args;
+	va_start(args, format);
+	vprintf(format, args);
+	va_end(args);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static void json_string(char *out, size_t size, const char *text)
+{
+	size_t o = 0;
+	for (; *text && o + 7 < size; text++) {
+		if (*text == '"' || *text == '\\') {
+			out[o++] = '\\';
+			out[o++] = *text;
+		} else if ((unsigned char)*text < 0x20) {
+			o += snprintf(out + o, size - o, "\\u%04x", *text);
+		} else {
+			out[o++] = *text;
+		}
+	}
+	out[o] = '\0';
+}
+
+static void do_props(int i)
+{
+	obs_properties_t *props = obs_source_properties(sources[i].source);
+	char items[4096] = "", status[1024] = "", escaped[1024];
+	obs_property_t *output = obs_properties_get(props, "output");
+	size_t count = output ? obs_property_list_item_count(output) : 0;
+	size_t o = 0;
+	for (size_t k = 0; k < count; k++) {
+		json_string(escaped, sizeof(escaped), obs_property_list_item_string(output, k));
+		o += snprintf(items + o, sizeof(items) - o, "%s\"%s\"", k ? "," : "", escaped);
+	}
+	obs_property_t *status_prop = obs_properties_get(props, "status");
+	if (status_prop)
+		json_string(status, sizeof(status), obs_property_description(status_prop));
+	reply("{\"ok\":true,\"outputs\":[%s],\"status\":\"%s\"}", items, status);
+	obs_properties_destroy(props);
+}
+
+static void handle(char *line)
+{
+	char *command = strtok(line, " \n");
+	char *arg1 = strtok(NULL, " \n");
+	char *rest = strtok(NULL, "\n");
+	if (!command) {
+		reply("{\"ok\":false,\"error\":\"empty\"}");
+	} else if (!strcmp(command, "script")) {
+		static bool scripting_loaded; /* once per process, as the OBS app does */
+		if (!scripting_loaded && !(scripting_loaded = obs_scripting_load())) {
+			reply("{\"ok\":false,\"error\":\"obs_scripting_load failed\"}");
+			return;
+		}
+		script = obs_script_create(arg1, NULL);
+		reply("{\"ok\":%s}", script && obs_script_loaded(script) ? "true" : "false");
+	} else if (!strcmp(command, "unload_script")) {
+		obs_script_destroy(script);
+		script = NULL;
+		reply("{\"ok\":true}");
+	} else if (!strcmp(command, "create")) {
+		char *id = strtok(rest, " \n");
+		char *json = strtok(NULL, "\n");
+		int slot = -1;
+		for (int i = 0; i < MAX_SOURCES && slot < 0; i++)
+			if (!sources[i].source)
+				slot = i;
+		obs_data_t *settings = obs_data_create_from_json(json ? json : "{}");
+		obs_source_t *source = obs_source_create(id, arg1, settings, NULL);
+		obs_data_release(settings);
+		if (!source || slot < 0) {
+			obs_source_release(source);
+			reply("{\"ok\":false,\"error\":\"cannot create %s\"}", id);
+			return;
+		}
+		snprintf(sources[slot].name, sizeof(sources[slot].name), "%s", arg1);
+		sources[slot].source = source;
+		sources[slot].item = obs_scene_add(scene, source);
+		reply("{\"ok\":true}");
+	} else if ((!strcmp(command, "update") || !strcmp(command, "hide") || !strcmp(command, "show") ||
+			   !strcmp(command, "release") || !strcmp(command, "size") || !strcmp(command, "props")) &&
+			find(arg1) < 0) {
+		reply("{\"ok\":false,\"error\":\"no source %s\"}", arg1 ? arg1 : "");
+	} else if (!strcmp(command, "update")) {
+		obs_data_t *settings = obs_data_create_from_json(rest ? rest : "{}");
+		obs_source_update(sources[find(arg1)].source, settings);
+		obs_data_release(settings);
+		reply("{\"ok\":true}");
+	} else if (!strcmp(command, "hide")) {
+		int i = find(arg1);
+		if (sources[i].item) {
+			obs_sceneitem_remove(sources[i].item);
+			sources[i].item = NULL;
+		}
+		reply("{\"ok\":true}");
+	} else if (!strcmp(command, "show")) {
+		int i = find(arg1);
+		if (!sources[i].item)
+			sources[i].item = obs_scene_add(scene, sources[i].source);
+		reply("{\"ok\":true}");
+	} else if (!strcmp(command, "release")) {
+		int i = find(arg1);
+		if (sources[i].item)
+			obs_sceneitem_remove(sources[i].item);
+		obs_source_release(sources[i].source);
+		memset(&sources[i], 0, sizeof(sources[i]));
+		obs_wait_for_destroy_queue(); /* answer once it is really gone */
+		reply("{\"ok\":true}");
+	} else if (!strcmp(command, "size")) {
+		obs_source_t *source = sources[find(arg1)].source;
+		reply("{\"ok\":true,\"width\":%u,\"height\":%u}", obs_source_get_width(source),
+				obs_source_get_height(source));
+	} else if (!strcmp(command, "props")) {
+		do_props(find(arg1));
+	} else if (!strcmp(command, "grab")) {
+		long frames = rest ? atol(rest) : 3;
+		pthread_mutex_lock(&frame_lock);
+		uint64_t target = frames_seen + (uint64_t)frames;
+		while (frames_seen < target)
+			pthread_cond_wait(&frame_cond, &frame_lock);
+		FILE *out = fopen(arg1, "wb");
+		if (out) {
+			fwrite(frame_pixels, 4, (size_t)frame_width * frame_height, out);
+			fclose(out);
+		}
+		pthread_mutex_unlock(&frame_lock);
+		reply("{\"ok\":%s,\"width\":%u,\"height\":%u}", out ? "true" : "false", frame_width, frame_height);
+	} else if (!strcmp(command, "types")) {
+		char list[4096] = "";
+		size_t o = 0;
+		const char *id;
+		for (size_t k = 0; obs_enum_input_types(k, &id); k++)
+			o += snprintf(list + o, sizeof(list) - o, "%s\"%s\"", k ? "," : "", id);
+		reply("{\"ok\":true,\"types\":[%s]}", list);
+	} else {
+		reply("{\"ok\":false,\"error\":\"unknown command %s\"}", command);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: obs_host LOGFILE WIDTH HEIGHT\n");
+		return 2;
+	}
+	log_file = fopen(argv[1], "w");
+	if (!log_file)
+		return 1;
+	base_set_log_handler(log_handler, NULL);
+	frame_width = (uint32_t)atoi(argv[2]);
+	frame_height = (uint32_t)atoi(argv[3]);
+	frame_pixels = calloc((size_t)frame_width * frame_height, 4);
+
+	Display *display = XOpenDisplay(NULL);
+	if (!display) {
+		fprintf(stderr, "obs_host: no X display\n");
+		return 1;
+	}
+	obs_set_nix_platform(OBS_NIX_PLATFORM_X11_EGL);
+	obs_set_nix_platform_display(display);
+	char config[256];
+	snprintf(config, sizeof(config), "%s.config", argv[1]);
+	if (!obs_startup("en-US", config, NULL))
+		return 1;
+	struct obs_video_info ovi = {
+		.graphics_module = "libobs-opengl",
+		.fps_num = 30,
+		.fps_den = 1,
+		.base_width = frame_width,
+		.base_height = frame_height,
+		.output_width = frame_width,
+		.output_height = frame_height,
+		.output_format = VIDEO_FORMAT_BGRA, /* RGBA output comes out all zero in OBS 29 */
+		.gpu_conversion = true,
+		.colorspace = VIDEO_CS_SRGB,
+		.range = VIDEO_RANGE_FULL,
+		.scale_type = OBS_SCALE_DISABLE,
+	};
+	if (obs_reset_video(&ovi) != OBS_VIDEO_SUCCESS)
+		return 1;
+	struct obs_audio_info oai = {48000, SPEAKERS_STEREO};
+	obs_reset_audio(&oai);
+	obs_post_load_modules();
+	scene = obs_scene_create("wlcap-test");
+	obs_set_output_source(0, obs_scene_get_source(scene));
+	obs_add_raw_video_callback(NULL, raw_video, NULL);
+	reply("{\"ok\":true,\"ready\":true}");
+
+	char line[8192];
+	while (fgets(line, sizeof(line), stdin)) {
+		if (!strncmp(line, "quit", 4))
+			break;
+		handle(line);
+	}
+
+	obs_remove_raw_video_callback(raw_video, NULL);
+	obs_set_output_source(0, NULL);
+	for (int i = 0; i < MAX_SOURCES; i++) {
+		if (sources[i].item)
+			obs_sceneitem_remove(sources[i].item);
+		obs_source_release(sources[i].source);
+	}
+	obs_scene_release(scene);
+	/* As the OBS app does (ClearSceneData): the sources are destroyed, on libobs' destruction
+	 * thread, before the scripts and the Python interpreter go away. */
+	obs_wait_for_destroy_queue();
+	obs_script_destroy(script);
+	obs_scripting_unload();
+	obs_shutdown();
+	long leaks = bnum_allocs();
+	reply("{\"ok\":true,\"leaks\":%ld}", leaks);
+	XCloseDisplay(display);
+	free(frame_pixels);
+	fclose(log_file);
+	return 0;
+}

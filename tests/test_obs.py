@@ -1,0 +1,188 @@
+"""The wlcap_capture source in a real headless OBS (libobs 29 + libobs-scripting on Xvfb/llvmpipe),
+loaded through obs_plugin/wlcap.py exactly as Tools -> Scripts loads it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from compositor import SwayHeadless
+from conftest import HEIGHT, WIDTH, wait_until_shown
+from obshost import ObsHost, max_channel_difference
+from patterns import crop, pattern, write_png
+
+from capture.image import RgbImage
+
+SCRIPT = Path(__file__).resolve().parent.parent / "obs_plugin" / "wlcap.py"
+TOLERANCE = 2  # per channel: OBS's sRGB round trip may move a value by one or two
+
+
+def settings(**values: object) -> str:
+    return json.dumps(values, separators=(",", ":"))
+
+
+def wait_for(host: ObsHost, name: str, predicate: Callable[[dict], bool], timeout: float = 15) -> dict:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout
+    while True:
+        props = host.ok("props", name)
+        if predicate(props):
+            return props
+        if time.monotonic() > deadline:
+            raise AssertionError(f"status never matched: {props['status']}\\n{host.log()[-2000:]}")
+        time.sleep(0.2)
+
+
+def socket_fds(pid: int) -> int:
+    return sum(1 for fd in os.listdir(f"/proc/{pid}/fd") if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
+
+
+def wait_for_pixels(host: ObsHost, image: RgbImage, timeout: float = 15) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        difference = max_channel_difference(host.grab(2), host.width, image)
+        if difference <= TOLERANCE or time.monotonic() > deadline:
+            return difference
+        time.sleep(0.2)
+
+
+def test_source_shows_the_compositor_pixels_with_no_leaks(sway: SwayHeadless, shown_pattern: RgbImage,
+                                                           obs_factory) -> None:  # type: ignore[no-untyped-def]
+    host = obs_factory(sway.env)
+    host.ok("script", str(SCRIPT))
+    assert host.ok("types")["types"].count("wlcap_capture") == 1
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    assert wait_for_pixels(host, shown_pattern) <= TOLERANCE
+    assert host.ok("size", "cap") == {"ok": True, "width": WIDTH, "height": HEIGHT}
+    props = wait_for(host, "cap", lambda p: "fps" in p["status"] and "shm" in p["status"])
+    assert "HEADLESS-1" in props["status"] and "XRGB8888" in props["status"]
+    assert "HEADLESS-1" in props["outputs"]
+    log = host.log()
+    assert "[wlcap] registered source type wlcap_capture" in log
+    assert "Traceback" not in log
+    assert host.quit() == 0
+
+
+def test_region_and_rotation_are_applied_on_the_gpu(fresh_sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    fresh_sway.swaymsg("output", "HEADLESS-1", "transform", "90")
+    upright = pattern(fresh_sway.height, fresh_sway.width, seed=5)  # 240x320 once rotated
+    fresh_sway.show_image("HEADLESS-1", write_png(upright, fresh_sway.dir / "upright.png"))
+    wait_until_shown("HEADLESS-1", upright, fresh_sway.env)
+    host = obs_factory(fresh_sway.env)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "whole", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    assert wait_for_pixels(host, upright) <= TOLERANCE
+    assert host.ok("size", "whole")["width"] == upright.width
+    host.ok("release", "whole")
+    host.ok("create", "part", "wlcap_capture", settings(output="HEADLESS-1", backend="shm", region="7,13 101x33"))
+    assert wait_for_pixels(host, crop(upright, 7, 13, 101, 33)) <= TOLERANCE
+    assert host.ok("size", "part") == {"ok": True, "width": 101, "height": 33}
+    assert host.quit() == 0
+
+
+def test_missing_output_is_reported_and_resumes_when_it_appears(fresh_sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    host = obs_factory(fresh_sway.env)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-2", backend="shm"))
+    props = wait_for(host, "cap", lambda p: "error" in p["status"])
+    assert "unknown output 'HEADLESS-2'" in props["status"]
+    assert "HEADLESS-2" in props["outputs"]  # remembered, listed as not connected
+    fresh_sway.swaymsg("create_output")
+    wait_for(host, "cap", lambda p: "capturing HEADLESS-2" in p["status"] and "fps" in p["status"])
+    assert host.log().count("unknown output 'HEADLESS-2'") == 1  # logged once, not every retry
+    assert host.quit() == 0
+
+
+def test_no_compositor_at_start(tmp_path: Path, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path), WAYLAND_DISPLAY="wayland-gone")
+    host = obs_factory(env)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings())
+    props = wait_for(host, "cap", lambda p: "error" in p["status"])
+    assert "cannot connect to Wayland display 'wayland-gone'" in props["status"]
+    host.grab(3)  # OBS keeps rendering
+    assert host.quit() == 0
+
+
+def test_compositor_vanishing_mid_stream(fresh_sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    host = obs_factory(fresh_sway.env)
+    host.ok("script", str(SCRIPT))
+    idle_sockets = socket_fds(host.process.pid)
+    host.ok("create", "cap", "wlcap_capture", settings(backend="shm"))
+    wait_for(host, "cap", lambda p: "fps" in p["status"])
+    assert socket_fds(host.process.pid) > idle_sockets
+    fresh_sway.kill()
+    props = wait_for(host, "cap", lambda p: "error" in p["status"])
+    assert "compositor connection lost" in props["status"] or "closed the connection" in props["status"]
+    host.grab(3)
+    assert socket_fds(host.process.pid) == idle_sockets  # the dead connection was closed
+    assert not [fd for fd in os.listdir(f"/proc/{host.process.pid}/fd")
+                if "wlcap-shm" in os.readlink(f"/proc/{host.process.pid}/fd/{fd}")]  # and its buffers freed
+    assert host.quit() == 0
+
+
+def test_capture_only_while_shown(sway: SwayHeadless, shown_pattern: RgbImage, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    host = obs_factory(sway.env)
+    host.ok("script", str(SCRIPT))
+    idle_sockets = socket_fds(host.process.pid)
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    wait_for(host, "cap", lambda p: "fps" in p["status"])
+    host.ok("hide", "cap")
+    wait_for(host, "cap", lambda p: "hidden" in p["status"])
+    assert socket_fds(host.process.pid) == idle_sockets
+    host.ok("show", "cap")
+    assert wait_for_pixels(host, shown_pattern) <= TOLERANCE
+    assert host.quit() == 0
+
+
+def test_script_reload_and_source_cycles(sway: SwayHeadless, shown_pattern: RgbImage, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    host = obs_factory(sway.env)
+    pid = host.process.pid
+    for cycle in range(3):
+        host.ok("script", str(SCRIPT))
+        assert host.ok("types")["types"].count("wlcap_capture") == 1
+        if cycle == 0:
+            baseline = len(os.listdir(f"/proc/{pid}/fd"))
+        for index in range(3):
+            name = f"cap{cycle}{index}"
+            host.ok("create", name, "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+            wait_for(host, name, lambda p: "fps" in p["status"])
+            host.ok("release", name)
+        assert len(os.listdir(f"/proc/{pid}/fd")) == baseline, "fds leaked across source cycles"
+        host.ok("unload_script")
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "last", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    assert wait_for_pixels(host, shown_pattern) <= TOLERANCE
+    log = host.log()
+    assert log.count("registered source type wlcap_capture") == 1
+    assert log.count("source type wlcap_capture enabled again") == 3
+    assert "Traceback" not in log
+    assert host.quit() == 0
+
+
+def test_unloading_the_script_stops_live_sources(sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    host = obs_factory(sway.env)
+    host.ok("script", str(SCRIPT))
+    idle_sockets = socket_fds(host.process.pid)
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    wait_for(host, "cap", lambda p: "fps" in p["status"])
+    host.ok("unload_script")
+    props = host.ok("props", "cap")
+    assert "script unloaded" in props["status"]
+    assert socket_fds(host.process.pid) == idle_sockets
+    host.ok("script", str(SCRIPT))
+    wait_for(host, "cap", lambda p: "fps" in p["status"])
+    assert host.quit() == 0
+
+
+@pytest.mark.parametrize("backend", ["dmabuf"])
+def test_dmabuf_backend_without_dmabuf_says_why(sway: SwayHeadless, obs_factory, backend: str) -> None:  # type: ignore[no-untyped-def]
+    host = obs_factory(sway.env)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend=backend))
+    props = wait_for(host, "cap", lambda p: "error" in p["status"])
+    assert "DMA-BUF" in props["status"]
+    assert host.quit() == 0
