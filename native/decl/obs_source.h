@@ -45,6 +45,8 @@ struct wlcap_render_stats {
 	uint64_t textures_created;    /* dynamic textures created (one per size/format) */
 	uint64_t dmabuf_imports;      /* gs_texture_create_from_dmabuf calls that succeeded */
 	uint64_t dmabuf_import_failures;
+	uint64_t python_frames;       /* frames the Python controller handled */
+	uint64_t python_ns;           /* its time for them (publish and release), capture thread */
 	uint32_t width, height;       /* what the source reports to OBS */
 };
 
@@ -75,6 +77,8 @@ void wlcap_source_clear(struct wlcap_source *src);
 void wlcap_source_set_wake_fd(struct wlcap_source *src, int fd);
 void wlcap_source_set_status(struct wlcap_source *src, const char *status);
 void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats *out);
+/* The controller adds the time it spent on frames (reported with the render figures). */
+void wlcap_source_add_python_time(struct wlcap_source *src, uint64_t frames, uint64_t ns);
 /* The last failed DMA-BUF import (format, modifier), once; false when there was none since. */
 bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier);
 

@@ -58,6 +58,8 @@ struct wlcap_source {
 	uint64_t returned[MAX_RETURNED];
 	size_t n_returned;
 	int wake_fd;
+	bool uploading;               /* the render thread reads a taken frame's memory */
+	pthread_cond_t upload_done;
 	bool destroying;
 	bool import_failed;
 	uint32_t failed_format;
@@ -160,6 +162,8 @@ size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, si
 void wlcap_source_clear(struct wlcap_source *src)
 {
 	pthread_mutex_lock(&src->lock);
+	while (src->uploading) /* the caller waits for the render thread, never the reverse */
+		pthread_cond_wait(&src->upload_done, &src->lock);
 	if (src->has_pending)
 		return_token(src, src->pending.token);
 	if (src->has_shown)
@@ -192,6 +196,35 @@ void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats 
 	pthread_mutex_lock(&src->lock);
 	*out = src->stats;
 	pthread_mutex_unlock(&src->lock);
+}
+
+void wlcap_source_add_python_time(struct wlcap_source *src, uint64_t frames, uint64_t ns)
+{
+	pthread_mutex_lock(&src->lock);
+	src->stats.python_frames += frames;
+	src->stats.python_ns += ns;
+	pthread_mutex_unlock(&src->lock);
+}
+
+/* "get_stats" on the source's proc handler: the figures for benchmarks and tools, through OBS's
+ * own mechanism (proc_handler_call), so that no caller needs wlcap's headers. */
+static void get_stats_proc(void *data, calldata_t *cd)
+{
+	struct wlcap_render_stats stats;
+	wlcap_source_get_stats(data, &stats);
+	calldata_set_int(cd, "frames_published", (long long)stats.frames_published);
+	calldata_set_int(cd, "frames_dropped", (long long)stats.frames_dropped);
+	calldata_set_int(cd, "frames_shown", (long long)stats.frames_shown);
+	calldata_set_int(cd, "renders", (long long)stats.renders);
+	calldata_set_int(cd, "render_ns", (long long)stats.render_ns);
+	calldata_set_int(cd, "ticks", (long long)stats.ticks);
+	calldata_set_int(cd, "tick_ns", (long long)stats.tick_ns);
+	calldata_set_int(cd, "uploads", (long long)stats.uploads);
+	calldata_set_int(cd, "textures_created", (long long)stats.textures_created);
+	calldata_set_int(cd, "dmabuf_imports", (long long)stats.dmabuf_imports);
+	calldata_set_int(cd, "dmabuf_import_failures", (long long)stats.dmabuf_import_failures);
+	calldata_set_int(cd, "python_frames", (long long)stats.python_frames);
+	calldata_set_int(cd, "python_ns", (long long)stats.python_ns);
 }
 
 bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier)
@@ -284,7 +317,9 @@ static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_
 		return NULL;
 	free_slot->buffer_id = frame->buffer_id;
 	free_slot->texture = texture;
+	pthread_mutex_lock(&src->lock);
 	src->stats.dmabuf_imports++;
+	pthread_mutex_unlock(&src->lock);
 	return texture;
 }
 
@@ -298,16 +333,19 @@ static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_fra
 		src->shm_width = frame->width;
 		src->shm_height = frame->height;
 		src->shm_format = frame->format;
+		pthread_mutex_lock(&src->lock);
 		src->stats.textures_created++;
+		pthread_mutex_unlock(&src->lock);
 		if (!src->shm_texture)
 			return NULL;
 	}
 	gs_texture_set_image(src->shm_texture, frame->data, frame->stride, false);
-	src->stats.uploads++;
 	return src->shm_texture;
 }
 
-/* Caller holds lock: take the newest published frame into a texture. */
+/* Turn the newest published frame into a texture. The upload (or import) runs without the lock,
+ * so that the capture thread never waits for it to publish; `uploading` keeps
+ * wlcap_source_clear from letting the frame's memory go meanwhile. Caller holds lock. */
 static void take_pending(struct wlcap_source *src)
 {
 	if (!src->has_pending)
@@ -318,8 +356,15 @@ static void take_pending(struct wlcap_source *src)
 		return_token(src, frame.token);
 		return;
 	}
+	src->uploading = true;
+	pthread_mutex_unlock(&src->lock);
+	gs_texture_t *texture = frame.kind == WLCAP_FRAME_SHM ? upload_shm(src, &frame) : import_dmabuf(src, &frame);
+	pthread_mutex_lock(&src->lock);
+	src->uploading = false;
+	pthread_cond_broadcast(&src->upload_done);
+
 	if (frame.kind == WLCAP_FRAME_SHM) {
-		gs_texture_t *texture = upload_shm(src, &frame);
+		src->stats.uploads += texture != NULL;
 		return_token(src, frame.token); /* copied: the buffer can be written again */
 		if (!texture)
 			return;
@@ -327,9 +372,7 @@ static void take_pending(struct wlcap_source *src)
 			return_token(src, src->shown.token);
 			src->has_shown = false;
 		}
-		src->draw_texture = texture;
 	} else {
-		gs_texture_t *texture = import_dmabuf(src, &frame);
 		if (!texture) {
 			src->stats.dmabuf_import_failures++;
 			src->import_failed = true;
@@ -342,8 +385,8 @@ static void take_pending(struct wlcap_source *src)
 			return_token(src, src->shown.token);
 		src->shown = frame;
 		src->has_shown = true;
-		src->draw_texture = texture;
 	}
+	src->draw_texture = texture;
 	src->draw = frame;
 	src->has_draw = true;
 	src->stats.frames_shown++;
@@ -548,11 +591,18 @@ static void *wlcap_create(obs_data_t *settings, obs_source_t *source)
 	src->source = source;
 	src->wake_fd = -1;
 	pthread_mutex_init(&src->lock, NULL);
+	pthread_cond_init(&src->upload_done, NULL);
 	snprintf(src->status, sizeof(src->status), "starting");
 	pthread_mutex_lock(&live_lock);
 	src->next_live = live_sources;
 	live_sources = src;
 	pthread_mutex_unlock(&live_lock);
+	proc_handler_add(obs_source_get_proc_handler(source),
+			"void get_stats(out int frames_published, out int frames_dropped, out int frames_shown, "
+			"out int renders, out int render_ns, out int ticks, out int tick_ns, out int uploads, "
+			"out int textures_created, out int dmabuf_imports, out int dmabuf_import_failures, "
+			"out int python_frames, out int python_ns)",
+			get_stats_proc, src);
 	forward(src, WLCAP_EVENT_CREATE, settings);
 	return src;
 }
@@ -579,6 +629,7 @@ static void wlcap_destroy(void *data)
 	obs_leave_graphics();
 	if (src->wake_fd >= 0)
 		close(src->wake_fd);
+	pthread_cond_destroy(&src->upload_done);
 	pthread_mutex_destroy(&src->lock);
 	bfree(src);
 }

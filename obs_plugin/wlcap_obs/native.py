@@ -62,6 +62,8 @@ class RenderStats:
     textures_created: int
     dmabuf_imports: int
     dmabuf_import_failures: int
+    python_frames: int
+    python_ns: int
     width: int
     height: int
 
@@ -92,6 +94,9 @@ class SourceHandle:
 
     def set_status(self, status: str) -> None:
         lib.wlcap_source_set_status(self.pointer, status.encode(errors="replace"))
+
+    def add_python_time(self, frames: int, ns: int) -> None:
+        lib.wlcap_source_add_python_time(self.pointer, frames, ns)
 
     def take_import_failure(self) -> tuple[int, int] | None:
         fmt = ffi.new("uint32_t *")

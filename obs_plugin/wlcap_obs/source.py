@@ -190,6 +190,11 @@ class SourceController:
     # -- capture thread ----------------------------------------------------------------------------
 
     def _publish(self, frame: Frame) -> None:
+        started = time.perf_counter_ns()
+        self._publish_locked(frame)
+        self.handle.add_python_time(1, time.perf_counter_ns() - started)
+
+    def _publish_locked(self, frame: Frame) -> None:
         with self._lock:
             if not self._accepting:
                 frame.release()
@@ -225,7 +230,9 @@ class SourceController:
             self._release(token)
 
     def _housekeeping(self) -> None:
+        started = time.perf_counter_ns()
         self._collect_returned()
+        self.handle.add_python_time(0, time.perf_counter_ns() - started)
 
     def _collect_returned(self) -> None:
         for token in self.handle.take_returned():

@@ -11,6 +11,7 @@
  *   size NAME              its width and height
  *   props NAME             its properties: the output list and the status text
  *   grab PATH FRAMES       wait FRAMES composed frames, write the last one (BGRA) to PATH
+ *   stats NAME             the source's "get_stats" proc (render figures) and OBS's frame times
  *   types                  the input source types
  *   quit                   shut down; answers the leak count
  */
@@ -168,7 +169,8 @@ static void handle(char *line)
 		sources[slot].item = obs_scene_add(scene, source);
 		reply("{\"ok\":true}");
 	} else if ((!strcmp(command, "update") || !strcmp(command, "hide") || !strcmp(command, "show") ||
-			   !strcmp(command, "release") || !strcmp(command, "size") || !strcmp(command, "props")) &&
+			   !strcmp(command, "release") || !strcmp(command, "size") || !strcmp(command, "props") ||
+			   !strcmp(command, "stats")) &&
 			find(arg1) < 0) {
 		reply("{\"ok\":false,\"error\":\"no source %s\"}", arg1 ? arg1 : "");
 	} else if (!strcmp(command, "update")) {
@@ -215,6 +217,23 @@ static void handle(char *line)
 		}
 		pthread_mutex_unlock(&frame_lock);
 		reply("{\"ok\":%s,\"width\":%u,\"height\":%u}", out ? "true" : "false", frame_width, frame_height);
+	} else if (!strcmp(command, "stats")) {
+		/* The source's "get_stats" proc, and OBS's own frame figures for comparison. */
+		calldata_t cd = {0};
+		proc_handler_t *ph = obs_source_get_proc_handler(sources[find(arg1)].source);
+		bool ok = proc_handler_call(ph, "get_stats", &cd);
+		static const char *names[] = {"frames_published", "frames_dropped", "frames_shown", "renders",
+				"render_ns", "ticks", "tick_ns", "uploads", "textures_created", "dmabuf_imports",
+				"dmabuf_import_failures", "python_frames", "python_ns"};
+		char out[2048];
+		size_t o = 0;
+		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+			o += snprintf(out + o, sizeof(out) - o, ",\"%s\":%lld", names[k], calldata_int(&cd, names[k]));
+		calldata_free(&cd);
+		reply("{\"ok\":%s%s,\"obs_average_frame_time_ns\":%llu,\"obs_total_frames\":%u,"
+				"\"obs_lagged_frames\":%u}", ok ? "true" : "false", out,
+				(unsigned long long)obs_get_average_frame_time_ns(), obs_get_total_frames(),
+				obs_get_lagged_frames());
 	} else if (!strcmp(command, "types")) {
 		char list[4096] = "";
 		size_t o = 0;
