@@ -1,10 +1,17 @@
-"""Headless demo: sway with changing content, captured by wlcap's pooled stream and a screenshot."""
+"""The headless demo: a compositor showing moving content, the OBS Studio app with the wlcap source in
+a scene, a few seconds recorded, OBS stopped cleanly; prints the recording's path.
+
+    sway (headless, pixman) --wlr-screencopy--> wlcap --> OBS 29 (Xvfb, llvmpipe) --> x264 --> .mkv
+
+OBS is driven through its bundled obs-websocket. The script obs_plugin/wlcap.py is loaded from the
+scene collection, exactly as Tools -> Scripts would load it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import subprocess
 import sys
 import threading
 import time
@@ -12,52 +19,75 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 
 from compositor import SwayHeadless  # noqa: E402
+from obs_frontend import ObsApp, obs_env  # noqa: E402
+from obshost import Xvfb  # noqa: E402
 
-from capture import CaptureOptions, run_stream  # noqa: E402
-from capture.cli import main as wlcap  # noqa: E402
-
-COLOURS = ["#c0392b", "#27ae60", "#2980b9", "#f39c12", "#8e44ad", "#16a085"]
+# Moving content: the background cycles through these, a few times a second.
+COLOURS = ["#c0392b", "#27ae60", "#2980b9", "#f39c12"]
 
 
 def animate(sway: SwayHeadless, stop: threading.Event) -> None:
-    """Moving content: the background changes colour several times a second."""
     index = 0
-    while not stop.wait(0.2):
+    while not stop.wait(0.25):
         sway.show_colour("HEADLESS-1", COLOURS[index % len(COLOURS)])
         index += 1
 
 
+def probe(recording: Path) -> dict[str, object]:
+    """What ffprobe says of the recording's video stream."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+                          "stream=codec_name,width,height,nb_read_frames", "-of", "json", str(recording)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)["streams"][0]  # type: ignore[no-any-return]
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "out" / "demo")
-    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
     args = parser.parse_args()
+    args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    sway = SwayHeadless(1280, 720)
+    sway = SwayHeadless(args.width, args.height)
+    xvfb = Xvfb()
     stop = threading.Event()
     animator = threading.Thread(target=animate, args=(sway, stop), daemon=True)
+    obs = None
     try:
-        os.environ.update(XDG_RUNTIME_DIR=str(sway.runtime_dir), WAYLAND_DISPLAY=sway.socket_name)
+        obs = ObsApp(obs_env(sway.env, xvfb.display), REPO / "obs_plugin" / "wlcap.py", args.out,
+                     args.width, args.height)
+        kinds = obs.request("GetInputKindList")["inputKinds"]
+        if "wlcap_capture" not in kinds:
+            raise SystemExit(f"demo: OBS did not register wlcap_capture; OBS log:\n{obs.log()[-3000:]}")
+        obs.request("CreateInput", sceneName="Scene", inputName="Wayland", inputKind="wlcap_capture",
+                    inputSettings={"output": "HEADLESS-1"}, sceneItemEnabled=True)
         animator.start()
-        frames = int(args.seconds * 60)
-        started = time.monotonic()
-        stats = run_stream(CaptureOptions(output="HEADLESS-1"), frames)
-        elapsed = time.monotonic() - started
-        screenshot = args.out / "screenshot.png"
-        wlcap(["screenshot", "--output", "HEADLESS-1", "-o", str(screenshot)])
-        report = {"frames": frames, "seconds": round(elapsed, 3), "backend": stats.backend,
-                  "buffers_allocated": stats.buffers_allocated, "frames_dropped": stats.frames_dropped}
-        (args.out / "stream.json").write_text(json.dumps(report, indent=2))
-        print(json.dumps(report))
-        print(screenshot)
+        time.sleep(1.5)  # the first frames arrive
+        obs.request("StartRecord")
+        time.sleep(args.seconds)
+        recording = Path(obs.request("StopRecord")["outputPath"])
+        status = obs.request("GetInputSettings", inputName="Wayland")
+        exit_status = obs.stop()
+        log = obs.log()
+        (args.out / "obs.log").write_text(log)
+        leaks = [line for line in log.splitlines() if "Number of memory leaks" in line]
+        print(json.dumps({"recording": str(recording), "video": probe(recording), "obs_exit_status": exit_status,
+                          "obs_leaks": leaks[-1].split(":")[-1].strip() if leaks else "unknown",
+                          "source_settings": status.get("inputSettings")}, indent=2), file=sys.stderr)
+        print(recording)
+        return 0
     finally:
         stop.set()
-        animator.join()
+        if obs is not None and obs.process.poll() is None:
+            obs.stop()
+        xvfb.stop()
         sway.stop()
-    return 0
 
 
 if __name__ == "__main__":

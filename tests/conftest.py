@@ -157,8 +157,11 @@ def obs_factory(xvfb: Xvfb, obs_host_binary: Path) -> Iterator:  # type: ignore[
     """Start headless OBS processes against a given compositor environment; all are cleaned up."""
     hosts: list[ObsHost] = []
 
-    def start(wayland: dict[str, str], width: int = WIDTH, height: int = HEIGHT) -> ObsHost:
-        env = dict(wayland, DISPLAY=xvfb.display, WLCAP_PYTHONPATH=obs_pythonpath())
+    def start(wayland: dict[str, str], width: int = WIDTH, height: int = HEIGHT,
+              use_pythonpath: bool = True) -> ObsHost:
+        env = dict(wayland, DISPLAY=xvfb.display)
+        if use_pythonpath:
+            env["WLCAP_PYTHONPATH"] = obs_pythonpath()
         env.pop("PYTHONPATH", None)
         host = ObsHost(obs_host_binary, env, width, height)
         hosts.append(host)

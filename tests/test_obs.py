@@ -186,3 +186,28 @@ def test_dmabuf_backend_without_dmabuf_says_why(sway: SwayHeadless, obs_factory,
     props = wait_for(host, "cap", lambda p: "error" in p["status"])
     assert "DMA-BUF" in props["status"]
     assert host.quit() == 0
+
+
+def test_cmake_install_is_found_by_obs(sway: SwayHeadless, shown_pattern: RgbImage, obs_factory,  # type: ignore[no-untyped-def]
+                                       tmp_path: Path) -> None:
+    """The path a user takes: cmake build and install, then load the installed script (which
+    finds its packages beside itself, with no environment to help it)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("cmake") is None:
+        pytest.skip("cmake is not installed")
+    repo = SCRIPT.parent.parent
+    build, prefix = tmp_path / "build", tmp_path / "prefix"
+    for step in (["cmake", "-S", str(repo), "-B", str(build), f"-DCMAKE_INSTALL_PREFIX={prefix}"],
+                 ["cmake", "--build", str(build)], ["cmake", "--install", str(build)]):
+        result = subprocess.run(step, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    installed = prefix / "share" / "wlcap" / "wlcap.py"
+    assert (installed.parent / "wlcap-python" / "wlcap_obs").is_dir()
+    host = obs_factory({k: v for k, v in sway.env.items() if k != "WLCAP_PYTHONPATH"}, use_pythonpath=False)
+    host.ok("script", str(installed))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    assert wait_for_pixels(host, shown_pattern) <= TOLERANCE
+    assert str(installed.parent / "wlcap-python" / "wlcap_obs") in host.log()
+    assert host.quit() == 0
