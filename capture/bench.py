@@ -136,12 +136,21 @@ def compare(options: CaptureOptions, frames: int, baseline_frames: int,
     def ratio(a: float | None, b: float | None) -> float | None:
         return round(a / b, 4) if a is not None and b else None
 
+    def total(figures: LoopFigures) -> float | None:
+        """Client and compositor together: what one frame costs the machine."""
+        if figures.compositor_cpu_ms_per_frame is None:
+            return None
+        return round(figures.cpu_ms_per_frame + figures.compositor_cpu_ms_per_frame, 4)
+
     return {
         "consumer": "reads every page" if touch else "none",
         "per_frame_setup": asdict(baseline),
         "pooled_stream": asdict(stream),
         "cpu_ratio": ratio(stream.cpu_ms_per_frame, baseline.cpu_ms_per_frame),
         "compositor_cpu_ratio": ratio(stream.compositor_cpu_ms_per_frame, baseline.compositor_cpu_ms_per_frame),
+        "total_cpu_ratio": ratio(total(stream), total(baseline)),
+        # The pooled client's CPU against everything one per-frame-setup capture costs.
+        "cpu_ratio_vs_whole_capture": ratio(stream.cpu_ms_per_frame, total(baseline)),
         "grim_per_frame": asdict(grim) if grim else None,
         "cpu_ratio_vs_grim": ratio(stream.cpu_ms_per_frame, grim.cpu_ms_per_frame) if grim else None,
         "backend": stats.backend,

@@ -10,7 +10,7 @@ from pathlib import Path
 from cffi import FFI
 
 NATIVE_DIR = Path(__file__).resolve().parent
-DECLARATIONS = ["obs_source.h", "obs_callbacks.h"]  # in this order: callbacks use the source type
+DECLARATIONS = ["obs_source.h"]
 SOURCES = ["src/obs_source.c"]
 
 

@@ -72,12 +72,16 @@ def main() -> int:
         obs.request("StartRecord")
         time.sleep(args.seconds)
         recording = Path(obs.request("StopRecord")["outputPath"])
+        deadline = time.monotonic() + 20  # the muxer finishes the file a moment after StopRecord
+        while obs.request("GetRecordStatus")["outputActive"] and time.monotonic() < deadline:
+            time.sleep(0.1)
         status = obs.request("GetInputSettings", inputName="Wayland")
         exit_status = obs.stop()
         log = obs.log()
         (args.out / "obs.log").write_text(log)
         leaks = [line for line in log.splitlines() if "Number of memory leaks" in line]
         print(json.dumps({"recording": str(recording), "video": probe(recording), "obs_exit_status": exit_status,
+                          "obs_stopped_by": obs.stop_method,
                           "obs_leaks": leaks[-1].split(":")[-1].strip() if leaks else "unknown",
                           "source_settings": status.get("inputSettings")}, indent=2), file=sys.stderr)
         print(recording)

@@ -2,9 +2,10 @@
 (v5 protocol): what the demo uses, and what its test checks.
 
 OBS 29 reads obs-websocket's settings from global.ini; scripts listed in a scene collection's
-"scripts-tool" entry load before its sources are created. SIGINT makes OBS 29 close its main window
-like a user would (recordings are finalised, the leak count is logged); SIGTERM kills it without
-cleanup, so it is used only when SIGINT did not end OBS in time.
+"scripts-tool" entry load before its sources are created. OBS is stopped the way a user closes it: its
+main window gets WM_DELETE_WINDOW (x11_close.py), and the normal shutdown runs (the leak count is
+logged). OBS 29's SIGINT handler calls into Qt from the signal handler and hung now and then here;
+SIGTERM kills without cleanup: both are only fallbacks.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import websocket  # websocket-client
+from x11_close import close_windows
 
 GLOBAL_INI = """\
 [General]
@@ -94,6 +96,7 @@ def scene_collection(script: Path) -> dict[str, Any]:
 
 class ObsApp:
     def __init__(self, env: dict[str, str], script: Path, record_dir: Path, width: int, height: int) -> None:
+        self.display = env["DISPLAY"]
         self.home = Path(tempfile.mkdtemp(prefix="wlcap-obs-home-"))
         self.port = free_port()
         config = self.home / ".config" / "obs-studio"
@@ -144,19 +147,22 @@ class ObsApp:
         return logs[-1].read_text(errors="replace") if logs else (self.home / "obs.out").read_text(errors="replace")
 
     def stop(self, timeout: float = 30) -> int:
-        """Close OBS the way a user does (SIGINT closes its main window); returns its exit status."""
+        """Close OBS's main window as a user does; returns OBS's exit status. `stop_method` says
+        what it took."""
         with contextlib.suppress(OSError):
             self.ws.close()
-        self.process.send_signal(signal.SIGINT)
-        try:
-            status = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.terminate()
+        self.stop_method = "window close"
+        for method, ask in (("window close", lambda: close_windows(self.display, "OBS ")),
+                            ("SIGINT", lambda: self.process.send_signal(signal.SIGINT)),
+                            ("SIGTERM", self.process.terminate), ("SIGKILL", self.process.kill)):
+            self.stop_method = method
+            with contextlib.suppress(OSError):
+                ask()
             try:
-                status = self.process.wait(10)
+                status = self.process.wait(timeout if method == "window close" else 10)
+                break
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                status = self.process.wait()
+                continue
         self.stdout.close()
         return status
 

@@ -33,6 +33,7 @@ def test_demo_records_the_compositor(tmp_path: Path) -> None:
     assert (report["video"]["width"], report["video"]["height"]) == (640, 360)
     assert int(report["video"]["nb_read_frames"]) >= 30
     assert report["obs_exit_status"] == 0
+    assert report["obs_stopped_by"] == "window close"  # OBS's normal shutdown, no signal
     assert report["obs_leaks"] == "0"
 
     raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", "1.5", "-i", str(recording), "-frames:v", "1",

@@ -1,7 +1,7 @@
 /* The OBS source's C side, as the Python controller (obs_plugin/wlcap_obs) sees it. Read into cffi's
  * cdef by native/build_obs_ffi.py, and included by native/src/obs_source.c. */
 
-/* Source events forwarded to Python (wlcap_py_event in obs_callbacks.h). */
+/* Source events queued for Python (wlcap_next_event). */
 #define WLCAP_EVENT_CREATE 1
 #define WLCAP_EVENT_UPDATE 2
 #define WLCAP_EVENT_DESTROY 3
@@ -57,6 +57,22 @@ struct wlcap_source;
 bool wlcap_obs_register(void);
 /* libobs cannot unregister a type: disable it (script unload), and stop calling Python. */
 void wlcap_obs_unregister(void);
+
+/* One queued source event (see wlcap_next_event). */
+struct wlcap_event_info {
+	uint64_t id;
+	struct wlcap_source *src;
+	int event;                  /* WLCAP_EVENT_* */
+	char *settings_json;        /* CREATE and UPDATE; NULL otherwise */
+};
+
+/* The Python dispatcher thread takes source events here, in order (waits up to timeout_ms for
+ * one; returns 0 when none came), and reports each handled with wlcap_event_done (which also
+ * frees settings_json). C never calls into Python. */
+int wlcap_next_event(struct wlcap_event_info *out, int timeout_ms);
+void wlcap_event_done(uint64_t id, char *settings_json);
+/* The outputs the properties dialog lists: "name\tdescription\n" lines. */
+void wlcap_set_output_list(const char *list);
 
 /* Sources of this type that exist now (a reloaded script adopts them), their settings as JSON
  * (returns the full length; at most size bytes are written, no terminator) and how many views

@@ -25,10 +25,6 @@
 
 #include "obs_source.h"
 
-/* cffi defines these (extern "Python+C" in decl/obs_callbacks.h). */
-void wlcap_py_event(struct wlcap_source *src, int event, const char *settings_json);
-size_t wlcap_py_list_outputs(char *buf, size_t size);
-
 /* libobs 29 exports this without declaring it in an installed header. */
 EXPORT void obs_enable_source_type(const char *name, bool enable);
 
@@ -544,19 +540,125 @@ static const char *wlcap_get_name(void *type_data)
 /* Every source of this type that exists, so that a reloaded script can adopt them. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wlcap_source *live_sources;
-/* False between script unload and the next load: Python must not be called then (OBS may already
- * have finalised the interpreter when the last sources are destroyed at exit). */
+static char output_list[8192]; /* "name\tdescription\n" lines, kept fresh by Python */
+
+/* Source events go to Python through a queue that one Python thread (the dispatcher) drains. C
+ * never calls into Python itself: OBS calls create/update/show/hide/destroy on whatever thread it
+ * likes (obs-websocket's pool threads, the destruction thread), and Python state made on a thread
+ * that later exits corrupted the heap at that thread's exit. */
+struct pending_event {
+	struct pending_event *next;
+	uint64_t id;
+	struct wlcap_source *src;
+	int event;
+	char *settings_json;
+};
+
+static pthread_mutex_t event_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t event_cond = PTHREAD_COND_INITIALIZER;
+static struct pending_event *event_head, *event_tail;
+static uint64_t last_event_id, done_event_id;
+/* False between script unload and the next load: nobody drains the queue then. */
 static bool python_attached;
 
-static void forward(struct wlcap_source *src, int event, obs_data_t *settings)
+#define DESTROY_WAIT_MS 10000
+
+/* pthread_cond_timedwait takes a CLOCK_REALTIME deadline. */
+static struct timespec realtime_in(int ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	uint64_t ns = (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec + (uint64_t)ms * 1000000ULL;
+	t.tv_sec = (time_t)(ns / 1000000000ULL);
+	t.tv_nsec = (long)(ns % 1000000000ULL);
+	return t;
+}
+
+static void free_events_locked(void)
+{
+	while (event_head) {
+		struct pending_event *e = event_head;
+		event_head = e->next;
+		bfree(e->settings_json);
+		bfree(e);
+	}
+	event_tail = NULL;
+	done_event_id = last_event_id;
+	pthread_cond_broadcast(&event_cond);
+}
+
+/* Queue an event for Python; with `wait`, return once Python handled it (or gave up the queue).
+ * Returns false when a wait timed out. */
+static bool post_event(struct wlcap_source *src, int event, obs_data_t *settings, bool wait)
+{
+	pthread_mutex_lock(&event_lock);
+	if (!python_attached) {
+		pthread_mutex_unlock(&event_lock);
+		return true;
+	}
+	struct pending_event *e = bzalloc(sizeof(*e));
+	e->id = ++last_event_id;
+	e->src = src;
+	e->event = event;
+	e->settings_json = settings ? bstrdup(obs_data_get_json(settings)) : NULL;
+	if (event_tail)
+		event_tail->next = e;
+	else
+		event_head = e;
+	event_tail = e;
+	pthread_cond_broadcast(&event_cond);
+	bool done = true;
+	uint64_t id = e->id; /* e belongs to the dispatcher once the lock is dropped */
+	if (wait) {
+		struct timespec until = realtime_in(DESTROY_WAIT_MS);
+		while (done_event_id < id && python_attached) {
+			if (pthread_cond_timedwait(&event_cond, &event_lock, &until) == ETIMEDOUT) {
+				done = done_event_id >= id || !python_attached;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&event_lock);
+	return done;
+}
+
+int wlcap_next_event(struct wlcap_event_info *out, int timeout_ms)
+{
+	pthread_mutex_lock(&event_lock);
+	if (!event_head && timeout_ms > 0) {
+		struct timespec until = realtime_in(timeout_ms);
+		pthread_cond_timedwait(&event_cond, &event_lock, &until);
+	}
+	struct pending_event *e = event_head;
+	if (e) {
+		event_head = e->next;
+		if (!event_head)
+			event_tail = NULL;
+		out->id = e->id;
+		out->src = e->src;
+		out->event = e->event;
+		out->settings_json = e->settings_json; /* freed by wlcap_event_done */
+		bfree(e);
+	}
+	pthread_mutex_unlock(&event_lock);
+	return e != NULL;
+}
+
+void wlcap_event_done(uint64_t id, char *settings_json)
+{
+	bfree(settings_json);
+	pthread_mutex_lock(&event_lock);
+	if (id > done_event_id)
+		done_event_id = id;
+	pthread_cond_broadcast(&event_cond);
+	pthread_mutex_unlock(&event_lock);
+}
+
+void wlcap_set_output_list(const char *list)
 {
 	pthread_mutex_lock(&live_lock);
-	bool attached = python_attached;
+	snprintf(output_list, sizeof(output_list), "%s", list);
 	pthread_mutex_unlock(&live_lock);
-	if (!attached)
-		return;
-	const char *json = settings ? obs_data_get_json(settings) : NULL;
-	wlcap_py_event(src, event, json);
 }
 
 size_t wlcap_live_sources(struct wlcap_source **out, size_t max)
@@ -603,15 +705,13 @@ static void *wlcap_create(obs_data_t *settings, obs_source_t *source)
 			"out int textures_created, out int dmabuf_imports, out int dmabuf_import_failures, "
 			"out int python_frames, out int python_ns)",
 			get_stats_proc, src);
-	forward(src, WLCAP_EVENT_CREATE, settings);
+	post_event(src, WLCAP_EVENT_CREATE, settings, false);
 	return src;
 }
 
 static void wlcap_destroy(void *data)
 {
 	struct wlcap_source *src = data;
-	/* Python stops the capture thread first: after this nothing publishes or waits on us. */
-	forward(src, WLCAP_EVENT_DESTROY, NULL);
 	pthread_mutex_lock(&live_lock);
 	for (struct wlcap_source **link = &live_sources; *link; link = &(*link)->next_live) {
 		if (*link == src) {
@@ -620,6 +720,15 @@ static void wlcap_destroy(void *data)
 		}
 	}
 	pthread_mutex_unlock(&live_lock);
+	/* Python stops the capture thread first: after this nothing publishes or waits on us. */
+	if (!post_event(src, WLCAP_EVENT_DESTROY, NULL, true)) {
+		/* Python is stuck: freeing the source under a live capture thread would crash OBS. */
+		wlcap_logf(LOG_ERROR, "capture did not stop in time; leaking the source's state");
+		pthread_mutex_lock(&src->lock);
+		src->destroying = true;
+		pthread_mutex_unlock(&src->lock);
+		return;
+	}
 	pthread_mutex_lock(&src->lock);
 	src->destroying = true;
 	pthread_mutex_unlock(&src->lock);
@@ -636,14 +745,14 @@ static void wlcap_destroy(void *data)
 
 static void wlcap_update(void *data, obs_data_t *settings)
 {
-	forward(data, WLCAP_EVENT_UPDATE, settings);
+	post_event(data, WLCAP_EVENT_UPDATE, settings, false);
 }
 
 static void wlcap_show(void *data)
 {
 	struct wlcap_source *src = data;
 	src->show_count++;
-	forward(src, WLCAP_EVENT_SHOW, NULL);
+	post_event(src, WLCAP_EVENT_SHOW, NULL, false);
 }
 
 static void wlcap_hide(void *data)
@@ -651,7 +760,7 @@ static void wlcap_hide(void *data)
 	struct wlcap_source *src = data;
 	if (src->show_count > 0)
 		src->show_count--;
-	forward(src, WLCAP_EVENT_HIDE, NULL);
+	post_event(src, WLCAP_EVENT_HIDE, NULL, false);
 }
 
 static uint32_t wlcap_get_width(void *data)
@@ -688,9 +797,10 @@ static obs_properties_t *wlcap_get_properties(void *data)
 	obs_property_t *output = obs_properties_add_list(props, "output", "Output", OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
 	obs_property_list_add_string(output, "First output", "");
-	char listing[4096];
-	size_t length = wlcap_py_list_outputs(listing, sizeof(listing) - 1);
-	listing[length < sizeof(listing) ? length : sizeof(listing) - 1] = '\0';
+	char listing[sizeof(output_list)];
+	pthread_mutex_lock(&live_lock);
+	memcpy(listing, output_list, sizeof(listing));
+	pthread_mutex_unlock(&live_lock);
 	bool current_listed = false;
 	const char *current = "";
 	obs_data_t *settings = src ? obs_source_get_settings(src->source) : NULL;
@@ -754,9 +864,9 @@ static bool registered;
 
 bool wlcap_obs_register(void)
 {
-	pthread_mutex_lock(&live_lock);
+	pthread_mutex_lock(&event_lock);
 	python_attached = true;
-	pthread_mutex_unlock(&live_lock);
+	pthread_mutex_unlock(&event_lock);
 	if (registered) {
 		obs_enable_source_type(SOURCE_ID, true);
 		wlcap_logf(LOG_INFO, "source type %s enabled again", SOURCE_ID);
@@ -770,9 +880,10 @@ bool wlcap_obs_register(void)
 
 void wlcap_obs_unregister(void)
 {
-	pthread_mutex_lock(&live_lock);
+	pthread_mutex_lock(&event_lock);
 	python_attached = false;
-	pthread_mutex_unlock(&live_lock);
+	free_events_locked(); /* and wake anyone waiting for Python */
+	pthread_mutex_unlock(&event_lock);
 	if (registered) {
 		obs_enable_source_type(SOURCE_ID, false);
 		wlcap_logf(LOG_INFO, "source type %s disabled (script unloaded)", SOURCE_ID);

@@ -127,6 +127,34 @@ def live_sources() -> list[tuple[SourceHandle, str, int]]:
     return found
 
 
+@dataclass(frozen=True)
+class SourceEvent:
+    id: int
+    handle: SourceHandle
+    event: int
+    settings_json: str | None
+    _raw_settings: Any
+
+
+def next_event(timeout_ms: int) -> SourceEvent | None:
+    """The next source event C queued (OBS may call the source on any thread; Python handles
+    them all on one), waiting up to timeout_ms."""
+    info = ffi.new("struct wlcap_event_info *")
+    if not lib.wlcap_next_event(info, timeout_ms):
+        return None
+    raw = info.settings_json
+    text = ffi.string(raw).decode(errors="replace") if raw != ffi.NULL else None
+    return SourceEvent(int(info.id), SourceHandle(info.src), int(info.event), text, raw)
+
+
+def event_done(event: SourceEvent) -> None:
+    lib.wlcap_event_done(event.id, event._raw_settings)
+
+
+def set_output_list(lines: str) -> None:
+    lib.wlcap_set_output_list(lines.encode(errors="replace"))
+
+
 def new_frame_desc() -> Any:
     return ffi.new("struct wlcap_frame_desc *")
 

@@ -310,93 +310,82 @@ class SourceController:
         self.handle.set_status(status)
 
 
-# -- the registry of live sources, and the callbacks C makes into Python ---------------------------
+# -- the registry of live sources; the dispatcher and the watchdog --------------------------------
 
 _controllers: dict[int, SourceController] = {}
-_watchdog: threading.Thread | None = None
-_watchdog_stop = threading.Event()
-
-
-def _watch_loop() -> None:
-    while not _watchdog_stop.wait(WATCH_SECONDS):
-        for controller in list(_controllers.values()):
-            try:
-                controller.watch()
-            except Exception as exc:  # a bug must not kill the watchdog
-                native.log(native.LOG_ERROR, f"watchdog: {exc!r}")
-
-
-def _ensure_watchdog() -> None:
-    global _watchdog
-    if _watchdog is None or not _watchdog.is_alive():
-        _watchdog_stop.clear()
-        _watchdog = threading.Thread(target=_watch_loop, name="wlcap-watchdog", daemon=True)
-        _watchdog.start()
-
-
-def _stop_watchdog() -> None:
-    global _watchdog
-    if _watchdog is not None:
-        _watchdog_stop.set()
-        _watchdog.join()
-        _watchdog = None
+_threads: list[threading.Thread] = []
+_stop_threads = threading.Event()
+OUTPUTS_SECONDS = 2.0  # how often the properties' output list is refreshed
 
 
 def controllers() -> list[SourceController]:
     return list(_controllers.values())
 
 
-def _handle_event(pointer: Any, event: int, settings_json: Any) -> None:
-    handle = native.SourceHandle(pointer)
-    settings_text = native.ffi.string(settings_json).decode() if settings_json != native.ffi.NULL else None
-    if event == native.EVENT_CREATE:
-        _controllers[handle.key] = SourceController(handle, SourceSettings.from_json(settings_text))
-        _ensure_watchdog()
-        return
-    controller = _controllers.get(handle.key)
-    if controller is None:
-        return
-    if event == native.EVENT_UPDATE:
-        controller.update(SourceSettings.from_json(settings_text))
-    elif event == native.EVENT_SHOW:
-        controller.show()
-    elif event == native.EVENT_HIDE:
-        controller.hide()
-    elif event == native.EVENT_DESTROY:
-        del _controllers[handle.key]
-        controller.destroy()
-        if not _controllers:
-            _stop_watchdog()
-
-
-@native.ffi.def_extern()
-def wlcap_py_event(pointer: Any, event: int, settings_json: Any) -> None:
-    try:
-        _handle_event(pointer, event, settings_json)
-    except Exception as exc:  # never let a Python error unwind into OBS
-        native.log(native.LOG_ERROR, f"event {event} failed: {exc!r}")
-
-
-@native.ffi.def_extern()
-def wlcap_py_list_outputs(buf: Any, size: int) -> int:
+def _refresh_output_list() -> None:
     try:
         with Connection() as connection:
             lines = "".join(f"{o.name}\t{o.info().description or o.name}\n" for o in connection.outputs.all())
-    except WlcapError as exc:
-        native.log(native.LOG_WARNING, f"cannot list outputs: {exc}")
+    except WlcapError:
         lines = ""
-    except Exception as exc:
-        native.log(native.LOG_ERROR, f"listing outputs failed: {exc!r}")
-        lines = ""
-    data = lines.encode(errors="replace")[:size]
-    native.ffi.memmove(buf, data, len(data))
-    return len(data)
+    native.set_output_list(lines)
+
+
+def _handle_event(event: native.SourceEvent) -> None:
+    key = event.handle.key
+    if event.event == native.EVENT_CREATE:
+        if key in _controllers:  # adopted by load() already
+            return
+        _controllers[key] = SourceController(event.handle, SourceSettings.from_json(event.settings_json))
+        _refresh_output_list()
+        return
+    controller = _controllers.get(key)
+    if controller is None:
+        return
+    if event.event == native.EVENT_UPDATE:
+        controller.update(SourceSettings.from_json(event.settings_json))
+        _refresh_output_list()
+    elif event.event == native.EVENT_SHOW:
+        controller.show()
+    elif event.event == native.EVENT_HIDE:
+        controller.hide()
+    elif event.event == native.EVENT_DESTROY:
+        del _controllers[key]
+        controller.destroy()
+
+
+def _dispatch_loop() -> None:
+    """Handle source events in order on this one Python thread (see wlcap_next_event in C)."""
+    while not _stop_threads.is_set():
+        event = native.next_event(200)
+        if event is None:
+            continue
+        try:
+            _handle_event(event)
+        except Exception as exc:  # never lose the event loop to a bug
+            native.log(native.LOG_ERROR, f"source event {event.event} failed: {exc!r}")
+        finally:
+            native.event_done(event)
+
+
+def _watch_loop() -> None:
+    next_outputs = 0.0
+    while not _stop_threads.wait(WATCH_SECONDS):
+        if time.monotonic() >= next_outputs:
+            _refresh_output_list()
+            next_outputs = time.monotonic() + OUTPUTS_SECONDS
+        for controller in controllers():
+            try:
+                controller.watch()
+            except Exception as exc:  # a bug must not kill the watchdog
+                native.log(native.LOG_ERROR, f"watchdog: {exc!r}")
 
 
 def load() -> None:
-    """script_load: register (or re-enable) the source type and adopt sources that already exist
-    (created before a script reload, or loaded from the scene collection)."""
+    """script_load: register (or re-enable) the source type, adopt sources that already exist
+    (created before a script reload, or loaded from the scene collection), start the threads."""
     native.register()
+    _refresh_output_list()
     for handle, settings_json, show_count in native.live_sources():
         if handle.key in _controllers:
             continue
@@ -404,18 +393,24 @@ def load() -> None:
         _controllers[handle.key] = controller
         for _ in range(show_count):
             controller.show()
-    if _controllers:
-        _ensure_watchdog()
+    _stop_threads.clear()
+    for target, name in ((_dispatch_loop, "wlcap-events"), (_watch_loop, "wlcap-watchdog")):
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        _threads.append(thread)
 
 
 def unload() -> None:
-    """script_unload: stop every capture, forget every source, and disable the type (libobs
-    cannot unregister it). C stops calling Python until the next load."""
-    native.unregister()
-    _stop_watchdog()
+    """script_unload: stop the threads and every capture, forget every source, and disable the
+    type (libobs cannot unregister it). Until the next load C queues nothing for Python."""
+    _stop_threads.set()
+    for thread in _threads:
+        thread.join()
+    _threads.clear()
     for controller in controllers():
         controller.detach()
     _controllers.clear()
+    native.unregister()
 
 
 __all__ = ["Rung", "SourceController", "SourceSettings", "controllers", "load", "unload"]
