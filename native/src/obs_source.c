@@ -241,6 +241,16 @@ void wlcap_log(int level, const char *message)
 
 /* ---- DMA-BUF capabilities ------------------------------------------------------------------- */
 
+/* Copy at most max entries of a list OBS allocated into out and free it; -1 if the query failed. */
+static int take_list(void *out, void *list, size_t n, size_t max, size_t entry_size, bool ok)
+{
+	size_t count = n < max ? n : max;
+	if (ok)
+		memcpy(out, list, count * entry_size);
+	bfree(list);
+	return ok ? (int)count : -1;
+}
+
 int wlcap_query_dmabuf_formats(uint32_t *formats, size_t max, bool *implicit)
 {
 	enum gs_dmabuf_flags flags = GS_DMABUF_FLAG_NONE;
@@ -250,14 +260,7 @@ int wlcap_query_dmabuf_formats(uint32_t *formats, size_t max, bool *implicit)
 	bool ok = gs_query_dmabuf_capabilities(&flags, &list, &n);
 	obs_leave_graphics();
 	*implicit = flags & GS_DMABUF_FLAG_IMPLICIT_MODIFIERS_SUPPORTED;
-	if (!ok) {
-		bfree(list);
-		return -1;
-	}
-	size_t count = n < max ? n : max;
-	memcpy(formats, list, count * sizeof(*formats));
-	bfree(list);
-	return (int)count;
+	return take_list(formats, list, n, max, sizeof(*formats), ok);
 }
 
 int wlcap_query_dmabuf_modifiers(uint32_t format, uint64_t *modifiers, size_t max)
@@ -267,14 +270,7 @@ int wlcap_query_dmabuf_modifiers(uint32_t format, uint64_t *modifiers, size_t ma
 	obs_enter_graphics();
 	bool ok = gs_query_dmabuf_modifiers_for_format(format, &list, &n);
 	obs_leave_graphics();
-	if (!ok) {
-		bfree(list);
-		return -1;
-	}
-	size_t count = n < max ? n : max;
-	memcpy(modifiers, list, count * sizeof(*modifiers));
-	bfree(list);
-	return (int)count;
+	return take_list(modifiers, list, n, max, sizeof(*modifiers), ok);
 }
 
 /* ---- render thread ------------------------------------------------------------------------ */
