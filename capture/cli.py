@@ -51,14 +51,8 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     with Connection() as connection:
         session, frame = capture_one(connection, options)
         try:
-            if frame.kind.value != "shm":
-                raise WlcapError("screenshots read pixels on the CPU: use --backend shm or auto")
-            view = frame.view()
-            try:
-                image = to_rgb(view, frame.width, frame.height, frame.stride, frame.format,
-                               frame.y_invert, frame.transform, frame.crop.as_tuple() if frame.crop else None)
-            finally:
-                view.release()
+            image = to_rgb(frame.read_pixels(), frame.width, frame.height, frame.stride, frame.format,
+                           frame.y_invert, frame.transform, frame.crop.as_tuple() if frame.crop else None)
         finally:
             frame.release()
             session.close()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from . import native
 from .buffers import Buffer, BufferKind, BufferSpec
 from .errors import BackendUnavailableError
-from .formats import DRM_FORMAT_MOD_INVALID, describe, describe_modifier
+from .formats import DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, describe, describe_modifier
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -103,8 +103,9 @@ def _sysfs_device(node: Path) -> str:
     return os.path.realpath(f"/sys/dev/char/{os.major(rdev)}:{os.minor(rdev)}/device")
 
 
-def node_for_device(dev: int | None, dri_dir: Path = DRI_DIR) -> str:
-    """The DRM node to allocate on for dev_t `dev`: its render node where it has one."""
+def nodes_for_device(dev: int | None, dri_dir: Path = DRI_DIR) -> list[str]:
+    """The DRM nodes of dev_t `dev` to allocate on, render node first (no DRM master needed), then
+    the primary node: some drivers (virtio-gpu without 3D) allocate dumb buffers only there."""
     if not dri_dir.is_dir():
         raise BackendUnavailableError(f"no DRM devices on this machine ({dri_dir} does not exist)")
     # Render nodes sort first: allocation needs no DRM master.
@@ -113,13 +114,13 @@ def node_for_device(dev: int | None, dri_dir: Path = DRI_DIR) -> str:
     if not nodes:
         raise BackendUnavailableError(f"no DRM nodes in {dri_dir}")
     if dev is None:
-        return str(nodes[0])
+        return [str(nodes[0])]
     match = next((node for node in nodes if node.stat().st_rdev == dev), None)
     if match is None:
         raise BackendUnavailableError(
             f"the compositor's DRM device {os.major(dev)}:{os.minor(dev)} is not in {dri_dir}")
     device = _sysfs_device(match)
-    return str(next(node for node in nodes if _sysfs_device(node) == device))
+    return [str(node) for node in nodes if _sysfs_device(node) == device]
 
 
 class DmabufBuffer(Buffer):
@@ -152,8 +153,13 @@ class DmabufAllocator:
         connection.roundtrip()
         self.feedback = listener.feedback
         listener.destroy()
+        self._nodes = nodes_for_device(self.feedback.main_device)
+        self.device = self._open(self._nodes.pop(0))
+
+    @staticmethod
+    def _open(node: str) -> native.GbmDevice:
         try:
-            self.device = native.GbmDevice(node_for_device(self.feedback.main_device))
+            return native.GbmDevice(node)
         except native.NativeError as exc:
             raise BackendUnavailableError(f"cannot allocate DMA-BUFs: {exc}") from None
 
@@ -172,10 +178,15 @@ class DmabufAllocator:
         return buffers
 
     def _allocate_one(self, spec: BufferSpec) -> DmabufBuffer:
-        try:
-            memory = self.device.allocate(spec.width, spec.height, spec.format, spec.modifiers)
-        except native.NativeError as exc:
-            raise BackendUnavailableError(str(exc)) from None
+        while True:
+            try:
+                memory = self.device.allocate(spec.width, spec.height, spec.format, spec.modifiers)
+                break
+            except native.NativeError as exc:
+                if not self._nodes:
+                    raise BackendUnavailableError(f"{exc} (on {self.device.path})") from None
+                self.device.close()  # the next node of the same device
+                self.device = self._open(self._nodes.pop(0))
         try:
             wl_buffer = self._wrap(memory)
         except BaseException:
@@ -204,3 +215,22 @@ class DmabufAllocator:
 
     def close(self) -> None:
         self.device.close()
+
+
+def read_dmabuf(buffer: Buffer) -> bytes:
+    """The pixels of a single-plane LINEAR (or implicit, dumb) DMA-BUF, read on the CPU through
+    mmap inside DMA_BUF_IOCTL_SYNC. For screenshots and tests; streaming never reads on the CPU."""
+    if not isinstance(buffer, DmabufBuffer):
+        raise TypeError("not a DMA-BUF buffer")
+    memory = buffer.memory
+    if len(memory.planes) != 1 or memory.modifier not in (DRM_FORMAT_MOD_LINEAR, DRM_FORMAT_MOD_INVALID):
+        raise BackendUnavailableError(
+            f"cannot read a {describe_modifier(memory.modifier)} DMA-BUF on the CPU (only single-plane LINEAR)")
+    plane = memory.planes[0]
+    size = plane.offset + plane.stride * memory.height
+    native.dmabuf_sync(plane.fd, start=True)
+    try:
+        with mmap.mmap(plane.fd, size, mmap.MAP_SHARED, mmap.PROT_READ) as mapping:
+            return bytes(mapping[plane.offset:size])
+    finally:
+        native.dmabuf_sync(plane.fd, start=False)

@@ -17,7 +17,7 @@ from typing import Any
 
 from .buffers import Buffer, BufferKind, BufferSpec
 from .connection import Connection
-from .dmabuf import DmabufAllocator
+from .dmabuf import DmabufAllocator, read_dmabuf
 from .errors import BackendUnavailableError, CaptureFailedError, UnknownOutputError, WlcapError
 from .formats import describe, describe_modifier
 from .outputs import Output, OutputInfo
@@ -77,8 +77,18 @@ class Frame:
         """The pixels of a shm frame (stride * height bytes)."""
         view = getattr(self.buffer, "view", None)
         if view is None:
-            raise WlcapError("only shm frames can be read directly; map a DMA-BUF frame through its fds")
+            raise WlcapError("only shm frames can be read directly; use read_pixels for a DMA-BUF frame")
         return view()  # type: ignore[no-any-return]
+
+    def read_pixels(self) -> bytes:
+        """A copy of the pixels (stride * height bytes), shm or LINEAR DMA-BUF alike."""
+        if self.kind is BufferKind.DMABUF:
+            return read_dmabuf(self.buffer)
+        view = self.view()
+        try:
+            return bytes(view)
+        finally:
+            view.release()
 
     def release(self) -> None:
         if self._release is not None:

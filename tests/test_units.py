@@ -10,7 +10,7 @@ import pytest
 from patterns import pattern
 
 from capture import Region, RegionError
-from capture.dmabuf import node_for_device
+from capture.dmabuf import nodes_for_device
 from capture.errors import BackendUnavailableError
 from capture.formats import fourcc
 from capture.image import decode_png, encode_png, to_rgb
@@ -74,10 +74,10 @@ def test_gbm_on_a_missing_node_names_the_problem() -> None:
 
 def test_no_drm_nodes_means_no_dmabuf(tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailableError, match="does not exist"):
-        node_for_device(None, tmp_path / "dri")
+        nodes_for_device(None, tmp_path / "dri")
     (tmp_path / "dri").mkdir()
     with pytest.raises(BackendUnavailableError, match="no DRM nodes"):
-        node_for_device(None, tmp_path / "dri")
+        nodes_for_device(None, tmp_path / "dri")
 
 
 def test_dmabuf_sync_on_a_plain_file_fails_cleanly(tmp_path: Path) -> None:

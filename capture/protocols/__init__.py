@@ -17,7 +17,7 @@ try:
 except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
     raise ImportError(
         "wlcap's protocol modules are not generated: install with `pip install .`, "
-        "or run `python -m capture.protocols.generate` in a source checkout"
+        "or run `python capture/protocols/generate.py` in a source checkout"
     ) from exc
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Generate pywayland protocol modules from the XML files kept beside this module.
 
 Run at build time (setup.py's build_py calls `generate`), or by hand for a source checkout:
-``python -m capture.protocols.generate``. The output package is git-ignored.
+``python capture/protocols/generate.py``. The output package is git-ignored.
 """
 
 from __future__ import annotations

@@ -1,0 +1,96 @@
+"""DMA-BUF capture for real: run inside the QEMU guest tier (tests/vm/run-wlcap-tests.sh), where
+sway 1.12 renders with GLES2 on the virtio-gpu card and offers linux_dmabuf for screencopy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+
+from capture import Backend, CaptureOptions, Connection, Frame, FrameStream, capture_one
+from capture.buffers import BufferKind
+from capture.image import to_rgb
+
+pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
+                                reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
+
+
+def swaymsg(*args: str) -> None:
+    subprocess.run(["swaymsg", *args], check=True, capture_output=True, timeout=30)
+
+
+def settled_pixels(frame: Frame) -> bytes:
+    """The frame's pixels once they stop changing. llvmpipe attaches no fence to the copy, so it can
+    still be writing after `ready` (the fences of issue 5 are what make this wait unnecessary)."""
+    previous = frame.read_pixels()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = frame.read_pixels()
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
+def capture_rgb(backend: Backend) -> tuple[bytes, BufferKind, int]:
+    with Connection() as connection:
+        session, frame = capture_one(connection, CaptureOptions(backend=backend), timeout=30)
+        try:
+            image = to_rgb(settled_pixels(frame), frame.width, frame.height, frame.stride, frame.format,
+                           frame.y_invert, frame.transform)
+            modifier = getattr(frame.buffer, "modifier", -1)
+            return image.pixels, frame.kind, modifier
+        finally:
+            frame.release()
+            session.close()
+
+
+def test_dmabuf_stream_reuses_a_pool_allocated_on_the_compositors_device() -> None:
+    with FrameStream(CaptureOptions(backend=Backend.DMABUF)) as stream:
+        buffer_ids, modifiers = set(), set()
+        for _ in range(120):
+            frame = stream.get_frame(timeout=30)
+            assert frame is not None
+            assert frame.kind is BufferKind.DMABUF
+            buffer_ids.add(frame.buffer.id)
+            modifiers.add(frame.buffer.modifier)  # type: ignore[attr-defined]
+            frame.release()
+        stats = stream.stats()
+        allocator = stream.session._dmabuf
+        assert allocator is not None
+        device = allocator.device.path
+        offered = allocator.modifiers_for(stream.session.pool.spec.format)  # type: ignore[union-attr]
+    assert stats.backend == "dmabuf"
+    assert stats.buffers_allocated == 3 and stats.reallocations == 0
+    assert len(buffer_ids) == 3  # the same three buffers, 0 allocations per frame after warm-up
+    assert device.startswith("/dev/dri/")
+    assert modifiers <= set(offered) or not offered
+    print(f"dmabuf on {device}: modifiers {sorted(modifiers)} of offered {sorted(offered)}")
+
+
+@pytest.mark.parametrize("colour", [(255, 128, 0), (18, 52, 86)])
+def test_dmabuf_pixels_match_the_compositor(colour: tuple[int, int, int]) -> None:
+    swaymsg("output", "*", "bg", "#{:02x}{:02x}{:02x}".format(*colour), "solid_color")
+    deadline = time.monotonic() + 30
+    while True:
+        # llvmpipe attaches no fence: the copy can land a little after `ready`; wait for it.
+        shm, shm_kind, _ = capture_rgb(Backend.SHM)
+        dmabuf, dmabuf_kind, modifier = capture_rgb(Backend.DMABUF)
+        if (shm == dmabuf and tuple(dmabuf[:3]) == colour) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert (shm_kind, dmabuf_kind) == (BufferKind.SHM, BufferKind.DMABUF)
+    pixel = bytes(colour)
+
+    def first_other(pixels: bytes) -> int:
+        return next((i // 3 for i in range(0, len(pixels), 3) if pixels[i:i + 3] != pixel), -1)
+
+    print(f"shm first non-colour pixel {first_other(shm)}, dmabuf {first_other(dmabuf)} of {len(shm) // 3}")
+    assert first_other(shm) == -1, "the compositor does not show the colour everywhere"
+    assert tuple(dmabuf[:3]) == colour
+    middle = len(dmabuf) // 2 // 3 * 3
+    assert tuple(dmabuf[middle:middle + 3]) == colour
+    assert dmabuf == shm, f"DMA-BUF (modifier {modifier:#x}) and shm captures differ"

@@ -1,0 +1,17 @@
+#!/bin/bash
+# Host side of the DMA-BUF guest tier: copies the working tree (tracked and untracked-not-ignored
+# files) into a share, boots the guest, runs tests/vm/capture/guest-run.sh there and brings back
+# guest.log, junit.xml and the logs. Exit status: the guest suite's; 77 when the tier cannot run
+# here (printed as "skipped: why").
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+SHARE=${1:-$(mktemp -d /tmp/wlcap-vm-tests.XXXXXX)}
+mkdir -p "$SHARE/src"
+(cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$SHARE/src"
+cp "$HERE/capture/guest-run.sh" "$SHARE/guest-run.sh"
+"$HERE/run-guest.sh" -t "${WLCAP_VM_TIMEOUT:-600}" "$SHARE"
+status=$?
+echo "vm tier: share $SHARE (guest.log, junit.xml, sway-user.log)" >&2
+[ -f "$SHARE/guest.log" ] && tail -25 "$SHARE/guest.log" >&2
+exit $status
