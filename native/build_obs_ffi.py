@@ -18,6 +18,14 @@ def _pkg_config(*args: str) -> list[str]:
     return shlex.split(subprocess.check_output(["pkg-config", *args, "libobs"], text=True))
 
 
+def libobs_include_dirs() -> list[str]:
+    """Where obs-module.h is: pkg-config's cflags name it for OBS 29, but OBS 32's libobs.pc gives
+    only -I/usr/include, which pkg-config drops as a system directory, while the headers live in
+    its obs/ subfolder."""
+    includedir = subprocess.check_output(["pkg-config", "--variable=includedir", "libobs"], text=True).strip()
+    return [d for d in (f"{includedir}/obs", includedir) if Path(d, "obs-module.h").is_file()]
+
+
 def libobs_available() -> bool:
     try:
         subprocess.run(["pkg-config", "--exists", "libobs"], check=True)
@@ -32,7 +40,7 @@ ffi.set_source(
     "wlcap_obs._native",
     "#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n#include \"obs_source.h\"\n",
     sources=[f"native/{src}" for src in SOURCES],
-    include_dirs=[str(NATIVE_DIR / "decl")],
+    include_dirs=[str(NATIVE_DIR / "decl"), *(libobs_include_dirs() if libobs_available() else [])],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                         "-Werror=implicit-function-declaration",
                         *(_pkg_config("--cflags") if libobs_available() else [])],

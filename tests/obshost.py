@@ -19,8 +19,10 @@ SOURCE = HERE / "obs_host" / "obs_host.c"
 def build_obs_host(out_dir: Path) -> Path:
     binary = out_dir / "obs_host"
     flags = subprocess.check_output(["pkg-config", "--cflags", "--libs", "libobs"], text=True).split()
+    includedir = subprocess.check_output(["pkg-config", "--variable=includedir", "libobs"], text=True).strip()
+    flags.append(f"-I{includedir}/obs")  # OBS 32's libobs.pc names only the parent folder
     subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", str(binary), str(SOURCE), *flags,
-                    "-lobs-scripting", "-lX11", "-lpthread"], check=True)
+                    "-lobs-scripting", "-lX11", "-lwayland-client", "-lpthread"], check=True)
     return binary
 
 

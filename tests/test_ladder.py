@@ -57,3 +57,24 @@ def test_obs_without_dmabuf_starts_at_shared_memory() -> None:
     ladder = FallbackLadder(DmabufCapabilities(False, False, {}))
     assert ladder.rung is Rung.SHM
     assert "cannot import DMA-BUFs" in ladder.history[0]
+
+
+def test_a_rung_with_nothing_left_steps_down_at_once() -> None:
+    ladder = FallbackLadder(obs())
+    # sway on virtio-gpu offers LINEAR and implicit. LINEAR failed: implicit is next; once that
+    # failed too, the LINEAR rung has nothing left and shared memory follows without an attempt.
+    offered = (DRM_FORMAT_MOD_LINEAR, DRM_FORMAT_MOD_INVALID)
+    ladder.step_down("refused", XR24, DRM_FORMAT_MOD_LINEAR)
+    assert ladder.modifiers(XR24, offered) == (DRM_FORMAT_MOD_INVALID,)
+    ladder.step_down("refused", XR24, DRM_FORMAT_MOD_INVALID)
+    assert ladder.modifiers(XR24, offered) == ()
+    assert ladder.rung is Rung.SHM
+    assert ladder.history[-1].startswith("DMA-BUF LINEAR failed: no XRGB8888 modifier left")
+    assert ladder.history[-1].endswith("now shared memory")
+
+
+def test_an_offer_without_implicit_skips_that_rung() -> None:
+    ladder = FallbackLadder(obs())
+    ladder.step_down("refused", XR24, DRM_FORMAT_MOD_LINEAR)
+    assert ladder.modifiers(XR24, (DRM_FORMAT_MOD_LINEAR,)) == ()  # implicit not offered, LINEAR failed
+    assert ladder.rung is Rung.SHM

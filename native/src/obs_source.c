@@ -284,6 +284,15 @@ static void drop_imports(struct wlcap_source *src)
 	}
 }
 
+/* Fault injection for the fallback ladder's test: WLCAP_TEST_REJECT_MODIFIER=<modifier> (0x... or
+ * decimal) makes every import of a buffer with that modifier fail, as a driver that cannot import it
+ * would. Read once per import, which happens once per pooled buffer. */
+static bool rejected_for_test(uint64_t modifier)
+{
+	const char *value = getenv("WLCAP_TEST_REJECT_MODIFIER");
+	return value && *value && strtoull(value, NULL, 0) == modifier;
+}
+
 static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
 {
 	if (frame->pool_generation != src->import_generation) {
@@ -301,6 +310,8 @@ static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_
 		drop_imports(src);
 		free_slot = &src->imports[0];
 	}
+	if (rejected_for_test(frame->modifier))
+		return NULL;
 	uint64_t modifiers[4] = {frame->modifier, frame->modifier, frame->modifier, frame->modifier};
 	gs_texture_t *texture = gs_texture_create_from_dmabuf(frame->width, frame->height, frame->format,
 			gs_format_for(frame->format), frame->n_planes, frame->fds, frame->strides,
@@ -477,8 +488,15 @@ static void draw_frame(struct wlcap_source *src)
 	gs_effect_t *effect = obs_get_base_effect(OBS_EFFECT_DEFAULT);
 	gs_eparam_t *image = gs_effect_get_param_by_name(effect, "image");
 	const bool previous_srgb = gs_framebuffer_srgb_enabled();
-	gs_enable_framebuffer_srgb(true);
-	gs_effect_set_texture_srgb(image, src->draw_texture);
+	/* Our own textures decode sRGB when sampled and the framebuffer encodes it again (exact). A
+	 * texture imported from a DMA-BUF has no sRGB view on every driver (llvmpipe's sampled the
+	 * raw values, and the encode brightened them): copy its values through unconverted. */
+	const bool srgb = f->kind == WLCAP_FRAME_SHM;
+	gs_enable_framebuffer_srgb(srgb);
+	if (srgb)
+		gs_effect_set_texture_srgb(image, src->draw_texture);
+	else
+		gs_effect_set_texture(image, src->draw_texture);
 	/* X channels hold garbage: draw formats without alpha with blending off. */
 	const bool opaque = !has_alpha(f->format);
 	if (opaque) {

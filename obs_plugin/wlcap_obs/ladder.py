@@ -50,18 +50,21 @@ class FallbackLadder:
 
     def modifiers(self, drm_format: int, offered: tuple[int, ...]) -> tuple[int, ...]:
         """The modifiers to allocate with on the current rung: what the compositor offers, OBS
-        imports, and has not failed. An empty offer means the compositor takes an implicit one."""
+        imports, and has not failed. An empty offer means the compositor takes an implicit one. A
+        rung left with nothing to offer steps down at once (logged like a failure)."""
         offer = set(offered) or {DRM_FORMAT_MOD_INVALID}
         usable = (offer & self._importable(drm_format)) - {m for f, m in self.failed if f == drm_format}
-        if self.rung is Rung.EXPLICIT_MODIFIERS:
-            chosen = usable - {DRM_FORMAT_MOD_INVALID}
-        elif self.rung is Rung.IMPLICIT_MODIFIER:
-            chosen = usable & {DRM_FORMAT_MOD_INVALID}
-        elif self.rung is Rung.LINEAR:
-            chosen = usable & {DRM_FORMAT_MOD_LINEAR}
-        else:
-            chosen = set()
-        return tuple(sorted(chosen))
+        while self.rung is not Rung.SHM:
+            if self.rung is Rung.EXPLICIT_MODIFIERS:
+                chosen = usable - {DRM_FORMAT_MOD_INVALID}
+            elif self.rung is Rung.IMPLICIT_MODIFIER:
+                chosen = usable & {DRM_FORMAT_MOD_INVALID}
+            else:
+                chosen = usable & {DRM_FORMAT_MOD_LINEAR}
+            if chosen:
+                return tuple(sorted(chosen))
+            self.step_down(f"no {describe(drm_format)} modifier left that both sides accept")
+        return ()
 
     def step_down(self, reason: str, drm_format: int | None = None, modifier: int | None = None) -> str:
         """Leave the current rung; returns the log line (one per step)."""

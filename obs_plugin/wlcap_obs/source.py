@@ -71,6 +71,7 @@ class SourceController:
         self._handed: dict[int, _Handed] = {}
         self._tokens = itertools.count(1)
         self._ladder: FallbackLadder | None = None
+        self._ladder_logged = 0  # ladder.history lines already in the OBS log
         self._error: str | None = None
         self._logged_error: str | None = None
         self._next_retry = 0.0
@@ -135,9 +136,18 @@ class SourceController:
                 self._ladder = FallbackLadder(native.DmabufCapabilities(False, False, {}))
             else:
                 self._ladder = FallbackLadder(native.query_dmabuf_capabilities())
-                for line in self._ladder.history:
-                    native.log(native.LOG_INFO, line)
+            self._ladder_logged = 0
+            self._log_ladder()
         return self._ladder
+
+    def _log_ladder(self) -> None:
+        """Each step of the ladder reaches the OBS log once (the capture thread can step it too)."""
+        if self._ladder is None:
+            return
+        history = self._ladder.history
+        for line in history[self._ladder_logged:]:
+            native.log(native.LOG_WARNING, line)
+        self._ladder_logged = len(history)
 
     def _start(self) -> None:
         if not self._enabled or self._stream is not None:
@@ -259,11 +269,12 @@ class SourceController:
         import failures, retry what failed, and refresh the status line."""
         with self._lifecycle:
             stream = self._stream
+            self._log_ladder()
             failure = self.handle.take_import_failure()
             if failure is not None and self._ladder is not None:
                 fmt, modifier = failure
-                line = self._ladder.step_down("OBS could not import the buffer", fmt, modifier)
-                native.log(native.LOG_WARNING, line)
+                self._ladder.step_down("OBS could not import the buffer", fmt, modifier)
+                self._log_ladder()
                 if self.settings.backend == "dmabuf" and not self._ladder.wants_dmabuf:
                     self._stop()
                     self._fail(f"DMA-BUF import failed ({describe(fmt)}, {describe_modifier(modifier)})")

@@ -22,6 +22,7 @@
 #include <util/bmem.h>
 #include <util/platform.h>
 #include <X11/Xlib.h>
+#include <wayland-client.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -260,13 +261,28 @@ int main(int argc, char **argv)
 	frame_height = (uint32_t)atoi(argv[3]);
 	frame_pixels = calloc((size_t)frame_width * frame_height, 4);
 
-	Display *display = XOpenDisplay(NULL);
-	if (!display) {
-		fprintf(stderr, "obs_host: no X display\n");
-		return 1;
+	/* X11 EGL on Xvfb by default; OBS_HOST_PLATFORM=wayland renders with Wayland EGL on the
+	 * compositor itself (the DMA-BUF guest tier, which has no X server). */
+	Display *display = NULL;
+	struct wl_display *wayland = NULL;
+	const char *platform = getenv("OBS_HOST_PLATFORM");
+	if (platform && !strcmp(platform, "wayland")) {
+		wayland = wl_display_connect(NULL);
+		if (!wayland) {
+			fprintf(stderr, "obs_host: no Wayland display\n");
+			return 1;
+		}
+		obs_set_nix_platform(OBS_NIX_PLATFORM_WAYLAND);
+		obs_set_nix_platform_display(wayland);
+	} else {
+		display = XOpenDisplay(NULL);
+		if (!display) {
+			fprintf(stderr, "obs_host: no X display\n");
+			return 1;
+		}
+		obs_set_nix_platform(OBS_NIX_PLATFORM_X11_EGL);
+		obs_set_nix_platform_display(display);
 	}
-	obs_set_nix_platform(OBS_NIX_PLATFORM_X11_EGL);
-	obs_set_nix_platform_display(display);
 	char config[256];
 	snprintf(config, sizeof(config), "%s.config", argv[1]);
 	if (!obs_startup("en-US", config, NULL))
@@ -318,7 +334,10 @@ int main(int argc, char **argv)
 	obs_shutdown();
 	long leaks = bnum_allocs();
 	reply("{\"ok\":true,\"leaks\":%ld}", leaks);
-	XCloseDisplay(display);
+	if (display)
+		XCloseDisplay(display);
+	if (wayland)
+		wl_display_disconnect(wayland);
 	free(frame_pixels);
 	fclose(log_file);
 	return 0;
