@@ -13,7 +13,6 @@ import argparse
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,19 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from compositor import SwayHeadless  # noqa: E402
+from compositor import DEMO_COLOURS, ColourCycle, SwayHeadless  # noqa: E402
 from obs_frontend import ObsApp, obs_env  # noqa: E402
 from obshost import Xvfb  # noqa: E402
-
-# Moving content: the background cycles through these, a few times a second.
-COLOURS = ["#c0392b", "#27ae60", "#2980b9", "#f39c12"]
-
-
-def animate(sway: SwayHeadless, stop: threading.Event) -> None:
-    index = 0
-    while not stop.wait(0.25):
-        sway.show_colour("HEADLESS-1", COLOURS[index % len(COLOURS)])
-        index += 1
 
 
 def probe(recording: Path) -> dict[str, object]:
@@ -56,8 +45,7 @@ def main() -> int:
 
     sway = SwayHeadless(args.width, args.height)
     xvfb = Xvfb()
-    stop = threading.Event()
-    animator = threading.Thread(target=animate, args=(sway, stop), daemon=True)
+    animator = ColourCycle(sway, "HEADLESS-1", DEMO_COLOURS, 0.25)  # moving content
     obs = None
     try:
         obs = ObsApp(obs_env(sway.env, xvfb.display), REPO / "obs_plugin" / "wlcap.py", args.out,
@@ -87,7 +75,7 @@ def main() -> int:
         print(recording)
         return 0
     finally:
-        stop.set()
+        animator.stop()
         if obs is not None and obs.process.poll() is None:
             obs.stop()
         xvfb.stop()

@@ -14,19 +14,16 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from compositor import SwayHeadless  # noqa: E402
+from compositor import DEMO_COLOURS, ColourCycle, SwayHeadless  # noqa: E402
 from obshost import ObsHost, Xvfb, build_obs_host  # noqa: E402
 
 import capture  # noqa: E402
-
-COLOURS = ["#c0392b", "#27ae60", "#2980b9", "#f39c12"]
 
 
 def pythonpath() -> str:
@@ -54,15 +51,8 @@ def main() -> int:
     sway = SwayHeadless(args.width, args.height)
     xvfb = Xvfb()
     host = None
-    stop = threading.Event()
-
-    def animate() -> None:  # a changing screen, so that every frame carries new pixels
-        index = 0
-        while not stop.wait(0.1):
-            sway.show_colour("HEADLESS-1", COLOURS[index % len(COLOURS)])
-            index += 1
-
-    animator = threading.Thread(target=animate, daemon=True)
+    # A changing screen, so that every frame carries new pixels.
+    animator = ColourCycle(sway, "HEADLESS-1", DEMO_COLOURS, 0.1)
     try:
         binary = build_obs_host(Path(tempfile.mkdtemp(prefix="wlcap-bench-")))
         env = dict(sway.env, DISPLAY=xvfb.display, WLCAP_PYTHONPATH=pythonpath())
@@ -99,7 +89,7 @@ def main() -> int:
         print(json.dumps(result, indent=2))
         host.quit()
     finally:
-        stop.set()
+        animator.stop()
         if host is not None:
             host.cleanup()
         xvfb.stop()

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -140,6 +141,34 @@ class SwayHeadless(HeadlessCompositor):
 
     def show_colour(self, output: str, colour: str) -> None:
         self.swaymsg("output", output, "bg", colour, "solid_color")
+
+
+# What the demo and the render benchmark show: moving content, so that every frame is new.
+DEMO_COLOURS = ["#c0392b", "#27ae60", "#2980b9", "#f39c12"]
+
+
+class ColourCycle:
+    """A background thread that switches an output's background through `colours` every
+    `interval` seconds, until stopped."""
+
+    def __init__(self, sway: SwayHeadless, output: str, colours: list[str], interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(sway, output, colours, interval), daemon=True)
+
+    def _run(self, sway: SwayHeadless, output: str, colours: list[str], interval: float) -> None:
+        index = 0
+        while not self._stop.wait(interval):
+            sway.show_colour(output, colours[index % len(colours)])
+            index += 1
+
+    def start(self) -> ColourCycle:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join()
 
 
 class WestonHeadless(HeadlessCompositor):

@@ -4,7 +4,6 @@ Mesa llvmpipe), one command a line."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -123,11 +122,4 @@ def max_channel_difference(frame: bytes, width: int, image: Any, x0: int = 0, y0
     return worst
 
 
-def host_env(wayland_env: dict[str, str], display: str, pythonpath: str) -> dict[str, str]:
-    env = dict(wayland_env)
-    env.update(DISPLAY=display, WLCAP_PYTHONPATH=pythonpath)
-    env.pop("PYTHONPATH", None)
-    return env
-
-
-__all__ = ["ObsHost", "Xvfb", "bgra_pixel", "build_obs_host", "host_env", "max_channel_difference", "os"]
+__all__ = ["ObsHost", "Xvfb", "bgra_pixel", "build_obs_host", "max_channel_difference"]

@@ -10,11 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from compositor import DEMO_COLOURS
 from conftest import _need, obs_pythonpath
 
 REPO = Path(__file__).resolve().parent.parent
-# The colours scripts/demo.py cycles the compositor's background through.
-COLOURS = [(0xC0, 0x39, 0x2B), (0x27, 0xAE, 0x60), (0x29, 0x80, 0xB9), (0xF3, 0x9C, 0x12)]
+# The colours scripts/demo.py cycles the compositor's background through, as (R, G, B).
+COLOURS = [tuple(bytes.fromhex(colour[1:])) for colour in DEMO_COLOURS]
 TOLERANCE = 12  # x264 + 4:2:0 + limited range round trip
 
 
