@@ -86,6 +86,12 @@ class ObsHost:
         self.ok("grab", str(path), str(frames))
         return path.read_bytes()
 
+    def peek(self) -> tuple[bytes, int]:
+        """The newest output frame and how many frames OBS has output so far, without waiting."""
+        path = self.dir / "peek.bgra"
+        answer = self.ok("peek", str(path))
+        return path.read_bytes(), int(answer["frames_seen"])
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 

@@ -211,3 +211,28 @@ def test_cmake_install_is_found_by_obs(sway: SwayHeadless, shown_pattern: RgbIma
     assert wait_for_pixels(host, shown_pattern) <= TOLERANCE
     assert str(installed.parent / "wlcap-python" / "wlcap_obs") in host.log()
     assert host.quit() == 0
+
+
+def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    # This host has no DMA-BUF: "auto" falls back to shared memory, which OBS copies before the buffer
+    # goes back, so the explicit-sync path is never entered (the guest tier runs it, tests/guest).
+    host = obs_factory(sway.env)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="auto"))
+    props = wait_for(host, "cap", lambda p: "copied" in p["status"])
+    assert ": shm (" in props["status"] and "copied (no fences needed)" in props["status"], props["status"]
+    deadline = time.monotonic() + 15
+    while host.ok("stats", "cap")["frames_shown"] < 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    host.ok("hide", "cap")
+    wait_for(host, "cap", lambda p: "hidden" in p["status"])
+    stats = host.ok("stats", "cap")
+    assert stats["frames_shown"] >= 10
+    # Stopped: every frame ever published came back exactly once, each copied or never sampled.
+    assert stats["frames_returned"] == stats["frames_published"]
+    assert stats["releases_copied"] == stats["uploads"] == stats["frames_shown"]
+    assert stats["releases_copied"] + stats["releases_unsampled"] == stats["frames_returned"]
+    assert stats["acquire_waits"] == stats["acquire_signalled"] == stats["release_fences"] == 0
+    assert stats["releases_implicit"] == stats["releases_at_stop"] == 0
+    assert "explicit sync" not in host.log()
+    assert host.quit() == 0

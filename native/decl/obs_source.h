@@ -47,6 +47,17 @@ struct wlcap_render_stats {
 	uint64_t dmabuf_import_failures;
 	uint64_t python_frames;       /* frames the Python controller handled */
 	uint64_t python_ns;           /* its time for them (publish and release), capture thread */
+	/* Explicit sync (native/src/render_sync.c). */
+	uint64_t acquire_waits;       /* the GPU was told to wait for a pending write before drawing */
+	uint64_t acquire_signalled;   /* the writes were done already: nothing to wait for */
+	/* Every published frame comes back exactly once (frames_returned); how its buffer's next write
+	 * is kept from racing OBS's reads: */
+	uint64_t releases_unsampled;  /* never read by OBS: replaced in the slot, or could not be used */
+	uint64_t releases_copied;     /* shm: copied into OBS's own texture before it came back */
+	uint64_t release_fences;      /* DMA-BUF: came back with OBS's read fence attached */
+	uint64_t releases_implicit;   /* DMA-BUF: no fence, explicit sync unavailable (implicit sync) */
+	uint64_t releases_at_stop;    /* DMA-BUF shown when capture stopped: its pool goes away with it */
+	uint64_t frames_returned;
 	uint32_t width, height;       /* what the source reports to OBS */
 };
 
@@ -104,6 +115,15 @@ bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format
  * count, or -1 when OBS has no DMA-BUF support. */
 int wlcap_query_dmabuf_formats(uint32_t *formats, size_t max, bool *implicit);
 int wlcap_query_dmabuf_modifiers(uint32_t format, uint64_t *modifiers, size_t max);
+
+/* Explicit sync on the render thread: 0 while undecided (no DMA-BUF frame drawn yet), 1 in use,
+ * 2 unavailable (implicit sync). `why` gets the mechanism or the reason it is missing. */
+int wlcap_sync_status(char *why, size_t size);
+
+/* The step of the release OBS's render thread runs for each returned DMA-BUF, on its own: attach a
+ * sync_file to the planes as a read fence, so that a writer waits for it. 0 or an errno. The guest
+ * tier drives it with a pending vgem fence, which llvmpipe's own fences never are. */
+int wlcap_attach_read_fence(const int *fds, uint32_t n_planes, int fence_fd);
 
 /* Log through OBS's log with wlcap's prefix. level: LOG_ERROR 100, LOG_WARNING 200, LOG_INFO 300. */
 void wlcap_log(int level, const char *message);

@@ -1,6 +1,7 @@
 /* The "wlcap_capture" OBS source: registration, the frame slot the Python capture thread feeds, and
- * the render-thread work (upload or DMA-BUF import once per pooled buffer, then a draw that applies
- * y_invert, the output transform and the crop on the GPU).
+ * the render-thread work (upload or DMA-BUF import once per pooled buffer, explicit sync around each
+ * DMA-BUF frame (render_sync.c), then a draw that applies y_invert, the output transform and the crop
+ * on the GPU).
  *
  * Threads: the capture thread (Python) calls wlcap_source_publish/take_returned/clear; OBS's
  * graphics thread calls video_tick/video_render; the UI thread calls create/update/destroy/show/
@@ -24,6 +25,7 @@
 #include <util/platform.h>
 
 #include "obs_source.h"
+#include "render_sync.h"
 
 /* libobs 29 exports this without declaring it in an installed header. */
 EXPORT void obs_enable_source_type(const char *name, bool enable);
@@ -114,9 +116,23 @@ static void wake_capture_thread(struct wlcap_source *src)
 	}
 }
 
-/* Caller holds lock. */
-static void return_token(struct wlcap_source *src, uint64_t token)
+/* How a returned buffer's next write is kept from racing OBS's reads (counted in the stats). */
+enum release_kind {
+	RELEASE_UNSAMPLED,
+	RELEASE_COPIED,
+	RELEASE_FENCED,
+	RELEASE_IMPLICIT,
+	RELEASE_AT_STOP,
+};
+
+/* Caller holds lock. Every published token comes through here exactly once. */
+static void return_token(struct wlcap_source *src, uint64_t token, enum release_kind kind)
 {
+	struct wlcap_render_stats *stats = &src->stats;
+	uint64_t *counters[] = {&stats->releases_unsampled, &stats->releases_copied, &stats->release_fences,
+			&stats->releases_implicit, &stats->releases_at_stop};
+	(*counters[kind])++;
+	stats->frames_returned++;
 	if (src->n_returned < MAX_RETURNED) {
 		src->returned[src->n_returned++] = token;
 	} else {
@@ -134,7 +150,7 @@ bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_des
 		return false;
 	}
 	if (src->has_pending) {
-		return_token(src, src->pending.token);
+		return_token(src, src->pending.token, RELEASE_UNSAMPLED);
 		src->stats.frames_dropped++;
 	}
 	src->pending = *frame;
@@ -161,9 +177,11 @@ void wlcap_source_clear(struct wlcap_source *src)
 	while (src->uploading) /* the caller waits for the render thread, never the reverse */
 		pthread_cond_wait(&src->upload_done, &src->lock);
 	if (src->has_pending)
-		return_token(src, src->pending.token);
+		return_token(src, src->pending.token, RELEASE_UNSAMPLED);
+	/* No release fence here: this runs off the render thread, and the caller destroys the pool next,
+	 * so no write into the shown buffer can follow OBS's last read of it. */
 	if (src->has_shown)
-		return_token(src, src->shown.token);
+		return_token(src, src->shown.token, RELEASE_AT_STOP);
 	src->has_pending = false;
 	src->has_shown = false;
 	/* The render thread checks has_shown/has_draw under the lock before it draws an import. */
@@ -221,6 +239,14 @@ static void get_stats_proc(void *data, calldata_t *cd)
 	calldata_set_int(cd, "dmabuf_import_failures", (long long)stats.dmabuf_import_failures);
 	calldata_set_int(cd, "python_frames", (long long)stats.python_frames);
 	calldata_set_int(cd, "python_ns", (long long)stats.python_ns);
+	calldata_set_int(cd, "acquire_waits", (long long)stats.acquire_waits);
+	calldata_set_int(cd, "acquire_signalled", (long long)stats.acquire_signalled);
+	calldata_set_int(cd, "releases_unsampled", (long long)stats.releases_unsampled);
+	calldata_set_int(cd, "releases_copied", (long long)stats.releases_copied);
+	calldata_set_int(cd, "release_fences", (long long)stats.release_fences);
+	calldata_set_int(cd, "releases_implicit", (long long)stats.releases_implicit);
+	calldata_set_int(cd, "releases_at_stop", (long long)stats.releases_at_stop);
+	calldata_set_int(cd, "frames_returned", (long long)stats.frames_returned);
 }
 
 bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier)
@@ -232,6 +258,16 @@ bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format
 	src->import_failed = false;
 	pthread_mutex_unlock(&src->lock);
 	return failed;
+}
+
+int wlcap_sync_status(char *why, size_t size)
+{
+	return render_sync_status(why, size);
+}
+
+int wlcap_attach_read_fence(const int *fds, uint32_t n_planes, int fence_fd)
+{
+	return render_sync_attach_read_fence(fds, n_planes, fence_fd);
 }
 
 void wlcap_log(int level, const char *message)
@@ -346,9 +382,32 @@ static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_fra
 	return src->shm_texture;
 }
 
-/* Turn the newest published frame into a texture. The upload (or import) runs without the lock,
- * so that the capture thread never waits for it to publish; `uploading` keeps
- * wlcap_source_clear from letting the frame's memory go meanwhile. Caller holds lock. */
+/* The fences around a DMA-BUF frame's use, on the render thread. Acquire before its first draw;
+ * release once it is replaced, which is after its last draw: the release fence covers every command
+ * issued so far, that draw included. Returns how the previous buffer comes back. */
+static enum release_kind sync_frames(struct wlcap_source *src, const struct wlcap_frame_desc *frame,
+		const struct wlcap_frame_desc *previous)
+{
+	if (frame) {
+		enum render_sync_result acquired = render_sync_acquire(frame->fds, frame->n_planes);
+		if (acquired != RENDER_SYNC_FAILED) {
+			pthread_mutex_lock(&src->lock);
+			if (acquired == RENDER_SYNC_QUEUED)
+				src->stats.acquire_waits++;
+			else
+				src->stats.acquire_signalled++;
+			pthread_mutex_unlock(&src->lock);
+		}
+	}
+	if (!previous)
+		return RELEASE_UNSAMPLED;
+	return render_sync_release(previous->fds, previous->n_planes) == RENDER_SYNC_QUEUED ? RELEASE_FENCED
+			: RELEASE_IMPLICIT;
+}
+
+/* Turn the newest published frame into a texture. The upload (or import) and the fence work run
+ * without the lock, so that the capture thread never waits for them to publish; `uploading` keeps
+ * wlcap_source_clear from letting the frames' memory go meanwhile. Caller holds lock. */
 static void take_pending(struct wlcap_source *src)
 {
 	if (!src->has_pending)
@@ -356,36 +415,40 @@ static void take_pending(struct wlcap_source *src)
 	struct wlcap_frame_desc frame = src->pending;
 	src->has_pending = false;
 	if (gs_format_for(frame.format) == GS_UNKNOWN) {
-		return_token(src, frame.token);
+		return_token(src, frame.token, RELEASE_UNSAMPLED);
 		return;
 	}
+	/* The DMA-BUF frame drawn until now; it goes back once this one is in place. */
+	const bool had_shown = src->has_shown;
+	const struct wlcap_frame_desc previous = src->shown;
 	src->uploading = true;
 	pthread_mutex_unlock(&src->lock);
 	gs_texture_t *texture = frame.kind == WLCAP_FRAME_SHM ? upload_shm(src, &frame) : import_dmabuf(src, &frame);
+	enum release_kind previous_release = RELEASE_UNSAMPLED;
+	if (texture)
+		previous_release = sync_frames(src, frame.kind == WLCAP_FRAME_DMABUF ? &frame : NULL,
+				had_shown ? &previous : NULL);
 	pthread_mutex_lock(&src->lock);
 	src->uploading = false;
 	pthread_cond_broadcast(&src->upload_done);
 
-	if (frame.kind == WLCAP_FRAME_SHM) {
-		src->stats.uploads += texture != NULL;
-		return_token(src, frame.token); /* copied: the buffer can be written again */
-		if (!texture)
-			return;
-		if (src->has_shown) { /* leaving DMA-BUF: its buffer goes back too */
-			return_token(src, src->shown.token);
-			src->has_shown = false;
-		}
-	} else {
-		if (!texture) {
+	if (!texture) {
+		if (frame.kind == WLCAP_FRAME_DMABUF) {
 			src->stats.dmabuf_import_failures++;
 			src->import_failed = true;
 			src->failed_format = frame.format;
 			src->failed_modifier = frame.modifier;
-			return_token(src, frame.token);
-			return;
 		}
-		if (src->has_shown)
-			return_token(src, src->shown.token);
+		return_token(src, frame.token, RELEASE_UNSAMPLED);
+		return; /* the previous frame stays on screen */
+	}
+	if (had_shown) /* replaced, by a DMA-BUF frame or (leaving DMA-BUF) a copied one */
+		return_token(src, previous.token, previous_release);
+	src->has_shown = false;
+	if (frame.kind == WLCAP_FRAME_SHM) {
+		src->stats.uploads++;
+		return_token(src, frame.token, RELEASE_COPIED); /* copied: it can be written again */
+	} else {
 		src->shown = frame;
 		src->has_shown = true;
 	}
@@ -717,7 +780,10 @@ static void *wlcap_create(obs_data_t *settings, obs_source_t *source)
 			"void get_stats(out int frames_published, out int frames_dropped, out int frames_shown, "
 			"out int renders, out int render_ns, out int ticks, out int tick_ns, out int uploads, "
 			"out int textures_created, out int dmabuf_imports, out int dmabuf_import_failures, "
-			"out int python_frames, out int python_ns)",
+			"out int python_frames, out int python_ns, out int acquire_waits, out int acquire_signalled, "
+			"out int releases_unsampled, out int releases_copied, out int release_fences, "
+			"out int releases_implicit, out int releases_at_stop, "
+			"out int frames_returned)",
 			get_stats_proc, src);
 	post_event(src, WLCAP_EVENT_CREATE, settings, false);
 	return src;

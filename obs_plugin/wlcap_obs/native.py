@@ -64,6 +64,14 @@ class RenderStats:
     dmabuf_import_failures: int
     python_frames: int
     python_ns: int
+    acquire_waits: int
+    acquire_signalled: int
+    releases_unsampled: int
+    releases_copied: int
+    release_fences: int
+    releases_implicit: int
+    releases_at_stop: int
+    frames_returned: int
     width: int
     height: int
 
@@ -109,6 +117,16 @@ class SourceHandle:
         out = ffi.new("struct wlcap_render_stats *")
         lib.wlcap_source_get_stats(self.pointer, out)
         return RenderStats(**{name: int(getattr(out, name)) for name in RenderStats.__dataclass_fields__})
+
+
+SYNC_UNDECIDED, SYNC_EXPLICIT, SYNC_IMPLICIT = 0, 1, 2
+
+
+def sync_status() -> tuple[int, str]:
+    """Explicit sync on OBS's render thread: (SYNC_*, the mechanism or why it is unavailable)."""
+    why = ffi.new("char[]", 256)
+    status = lib.wlcap_sync_status(why, 256)
+    return int(status), ffi.string(why).decode(errors="replace")
 
 
 def live_sources() -> list[tuple[SourceHandle, str, int]]:

@@ -313,12 +313,25 @@ class SourceController:
             if buffers:
                 modifier = f" modifier {describe_modifier(buffers[0].modifier)}"  # type: ignore[attr-defined]
         reason = f" ({session.backend_reason})" if session.backend_reason else ""
-        self._set_status(f"capturing {session.output.name}: {backend}{reason}, {fmt}{modifier}, "
+        sync = ", " + _describe_sync(*native.sync_status()) if backend == "dmabuf" else ""
+        if backend == "shm":
+            sync = ", copied (no fences needed)"
+        self._set_status(f"capturing {session.output.name}: {backend}{reason}, {fmt}{modifier}{sync}, "
                          f"{self.fps:.1f} fps")
 
     def _set_status(self, status: str) -> None:
         self.status = status
         self.handle.set_status(status)
+
+
+def _describe_sync(status: int, why: str) -> str:
+    """The status line's word on how OBS's reads of a DMA-BUF and the compositor's writes into it are
+    ordered. Shared memory needs none of it: OBS copies each frame before the buffer goes back."""
+    if status == native.SYNC_EXPLICIT:
+        return f"explicit sync ({why})"
+    if status == native.SYNC_IMPLICIT:
+        return f"implicit sync ({why})"
+    return "sync: waiting for the first frame"
 
 
 # -- the registry of live sources; the dispatcher and the watchdog --------------------------------

@@ -3,85 +3,15 @@ inside the guest tier imports the buffers sway 1.12 fills, once per pooled buffe
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from obshost import ObsHost, bgra_pixel, build_obs_host
+from obs_guest import TOLERANCE, keep_log, start_obs, wait_for_colour, wait_for_status
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
-
-REPO = Path(__file__).resolve().parent.parent.parent
-SCRIPT = REPO / "obs_plugin" / "wlcap.py"
-COLOUR = (200, 40, 120)
-WIDTH, HEIGHT = 640, 400
-TOLERANCE = 2
-
-
-@pytest.fixture(scope="module")
-def host_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_obs_host(tmp_path_factory.mktemp("obs-host"))
-
-
-@pytest.fixture(scope="module")
-def baseline_leaks(host_binary: Path) -> int:
-    """What libobs 32 itself leaves allocated in this host with the script loaded and no source:
-    the wlcap runs must leave no more (OBS 29 on the host side leaves 0)."""
-    host = start_obs(host_binary, create=False)
-    try:
-        return host.quit()
-    finally:
-        host.cleanup()
-
-
-def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extra_env: str) -> ObsHost:
-    subprocess.run(["swaymsg", "output", "*", "bg", "#{:02x}{:02x}{:02x}".format(*COLOUR), "solid_color"],
-                   check=True, capture_output=True, timeout=30)
-    env = dict(os.environ, OBS_HOST_PLATFORM="wayland",
-               WLCAP_PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "obs_plugin")]), **extra_env)
-    # OBS 32 finds obspython relative to its executable; this host is not /usr/bin/obs.
-    env["PYTHONPATH"] = os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
-    host = ObsHost(binary, env, WIDTH, HEIGHT)
-    host.ok("script", str(SCRIPT))
-    if create:
-        host.ok("create", "cap", "wlcap_capture", json.dumps({"backend": backend}, separators=(",", ":")))
-    return host
-
-
-def keep_log(host: ObsHost, name: str) -> None:
-    """The OBS log goes back to the host through the share (tests/vm/run-wlcap-tests.sh)."""
-    share = os.environ.get("WLCAP_SHARE")
-    if share:
-        Path(share, name).write_text(host.log())
-
-
-def wait_for_status(host: ObsHost, text: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = host.ok("props", "cap")["status"]
-        if text in status or time.monotonic() > deadline:
-            return status
-        time.sleep(0.5)
-
-
-def worst_difference(frame: bytes) -> int:
-    """The largest channel difference from COLOUR over a grid of points covering the whole canvas."""
-    points = [(x * (WIDTH - 1) // 15, y * (HEIGHT - 1) // 15) for x in range(16) for y in range(16)]
-    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, WIDTH, x, y), COLOUR, strict=True))
-               for x, y in points)
-
-
-def wait_for_colour(host: ObsHost, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        difference = worst_difference(host.grab(2))
-        if difference <= TOLERANCE or time.monotonic() > deadline:
-            return difference
-        time.sleep(0.5)
 
 
 def test_obs_imports_each_pooled_dmabuf_once(host_binary: Path, baseline_leaks: int) -> None:

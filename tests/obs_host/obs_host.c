@@ -218,6 +218,18 @@ static void handle(char *line)
 		}
 		pthread_mutex_unlock(&frame_lock);
 		reply("{\"ok\":%s,\"width\":%u,\"height\":%u}", out ? "true" : "false", frame_width, frame_height);
+	} else if (!strcmp(command, "peek")) {
+		/* The newest output frame now, without waiting for another: OBS's render thread may be
+		 * held up (a GPU wait on a fence, on a software GPU). */
+		pthread_mutex_lock(&frame_lock);
+		FILE *out = fopen(arg1, "wb");
+		if (out) {
+			fwrite(frame_pixels, 4, (size_t)frame_width * frame_height, out);
+			fclose(out);
+		}
+		uint64_t seen = frames_seen;
+		pthread_mutex_unlock(&frame_lock);
+		reply("{\"ok\":%s,\"frames_seen\":%llu}", out ? "true" : "false", (unsigned long long)seen);
 	} else if (!strcmp(command, "stats")) {
 		/* The source's "get_stats" proc, and OBS's own frame figures for comparison. */
 		calldata_t cd = {0};
@@ -225,7 +237,9 @@ static void handle(char *line)
 		bool ok = proc_handler_call(ph, "get_stats", &cd);
 		static const char *names[] = {"frames_published", "frames_dropped", "frames_shown", "renders",
 				"render_ns", "ticks", "tick_ns", "uploads", "textures_created", "dmabuf_imports",
-				"dmabuf_import_failures", "python_frames", "python_ns"};
+				"dmabuf_import_failures", "python_frames", "python_ns", "acquire_waits", "acquire_signalled",
+				"releases_unsampled", "releases_copied", "release_fences", "releases_implicit",
+				"releases_at_stop", "frames_returned"};
 		char out[2048];
 		size_t o = 0;
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)

@@ -7,6 +7,9 @@
 #                                        SWAY_USER; returns non-zero if it did not come up
 #   wlcap_as_sway_user CMD...            run a client as the user sway runs as
 #   wlcap_stop_sway                      stop sway and seatd
+#   wlcap_build_checkout                 copy the share's src/ to /tmp/wlcap, build it in place
+#                                        (the guest's Python is not the host's) and cd there;
+#                                        takes the knobs in the share's guest-env
 # Logs go to ${WLCAP_LOGDIR:-$WLCAP_SHARE}.
 
 WLCAP_USER=wl
@@ -83,4 +86,12 @@ wlcap_stop_sway() {
   [ -n "${SWAY_PID:-}" ] && { kill $SWAY_PID 2>/dev/null; wait $SWAY_PID 2>/dev/null; }
   [ -n "${SEATD_PID:-}" ] && { kill $SEATD_PID 2>/dev/null; wait $SEATD_PID 2>/dev/null; }
   SWAY_PID=""; SEATD_PID=""
+}
+
+wlcap_build_checkout() {
+  _share=$(pwd)
+  [ -f "$_share/guest-env" ] && . "$_share/guest-env"
+  rm -rf /tmp/wlcap && cp -a "$_share/src" /tmp/wlcap && cd /tmp/wlcap || return 1
+  python3 capture/protocols/generate.py || return 1
+  python3 setup.py -q build_ext --inplace > "$_share/build.log" 2>&1 || { tail -30 "$_share/build.log"; return 1; }
 }

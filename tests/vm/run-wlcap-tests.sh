@@ -9,7 +9,13 @@ REPO=$(cd "$HERE/../.." && pwd)
 SHARE=${1:-$(mktemp -d /tmp/wlcap-vm-tests.XXXXXX)}
 mkdir -p "$SHARE/src"
 (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$SHARE/src"
-cp "$HERE/capture/guest-run.sh" "$SHARE/guest-run.sh"
+# WLCAP_GUEST_RUN=bench runs tests/vm/bench/guest-run.sh (the explicit-sync benchmark) instead.
+cp "$HERE/${WLCAP_GUEST_RUN:-capture}/guest-run.sh" "$SHARE/guest-run.sh"
+# Knobs that reach the guest (wlcap_build_checkout sources guest-env there).
+: > "$SHARE/guest-env"
+for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS; do
+  [ -n "${!name:-}" ] && printf 'export %s=%q\n' "$name" "${!name}" >> "$SHARE/guest-env"
+done
 "$HERE/run-guest.sh" -t "${WLCAP_VM_TIMEOUT:-600}" "$SHARE"
 status=$?
 echo "vm tier: share $SHARE (guest.log, junit.xml, sway-user.log)" >&2

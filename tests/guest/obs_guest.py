@@ -1,0 +1,75 @@
+"""The headless OBS 32 host inside the guest tier: started with the wlcap script against the sway that
+tests/vm/capture/guest-run.sh runs, and what it outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from obshost import ObsHost, bgra_pixel
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SCRIPT = REPO / "obs_plugin" / "wlcap.py"
+COLOUR = (200, 40, 120)
+WIDTH, HEIGHT = 640, 400
+TOLERANCE = 2
+
+Colour = tuple[int, int, int]
+
+
+def set_background(colour: Colour) -> None:
+    command = ["swaymsg", "output", "*", "bg", "#{:02x}{:02x}{:02x}".format(*colour), "solid_color"]
+    for _attempt in range(3):  # under TCG, a busy sway now and then refuses an IPC command
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        if result.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{' '.join(command)}: {result.stdout.strip()} {result.stderr.strip()}")
+
+
+def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extra_env: str) -> ObsHost:
+    set_background(COLOUR)
+    env = dict(os.environ, OBS_HOST_PLATFORM="wayland",
+               WLCAP_PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "obs_plugin")]), **extra_env)
+    # OBS 32 finds obspython relative to its executable; this host is not /usr/bin/obs.
+    env["PYTHONPATH"] = os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
+    host = ObsHost(binary, env, WIDTH, HEIGHT)
+    host.ok("script", str(SCRIPT))
+    if create:
+        host.ok("create", "cap", "wlcap_capture", json.dumps({"backend": backend}, separators=(",", ":")))
+    return host
+
+
+def keep_log(host: ObsHost, name: str) -> None:
+    """The OBS log goes back to the host through the share (tests/vm/run-wlcap-tests.sh)."""
+    share = os.environ.get("WLCAP_SHARE")
+    if share:
+        Path(share, name).write_text(host.log())
+
+
+def wait_for_status(host: ObsHost, text: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = host.ok("props", "cap")["status"]
+        if text in status or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
+
+
+def worst_difference(frame: bytes, colour: Colour = COLOUR) -> int:
+    """The largest channel difference from `colour` over a grid of points covering the whole canvas."""
+    points = [(x * (WIDTH - 1) // 15, y * (HEIGHT - 1) // 15) for x in range(16) for y in range(16)]
+    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, WIDTH, x, y), colour, strict=True))
+               for x, y in points)
+
+
+def wait_for_colour(host: ObsHost, colour: Colour = COLOUR, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        difference = worst_difference(host.grab(2), colour)
+        if difference <= TOLERANCE or time.monotonic() > deadline:
+            return difference
+        time.sleep(0.5)
