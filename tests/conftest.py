@@ -137,6 +137,19 @@ def obs_host_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_obs_host(tmp_path_factory.mktemp("obs-host"))
 
 
+@pytest.fixture(scope="session")
+def guest_baseline_leaks(obs_host_binary: Path) -> int:
+    """Guest tier (tests/guest): what libobs 32 itself leaves allocated in the OBS host with the script
+    loaded and no source; the wlcap runs must leave no more (OBS 29 on this host leaves 0)."""
+    from obs_guest import start_obs  # tests/guest, on sys.path for the guest tests
+
+    host = start_obs(obs_host_binary, create=False)
+    try:
+        return host.quit()
+    finally:
+        host.cleanup()
+
+
 def obs_pythonpath() -> str:
     """sys.path entries OBS's embedded Python needs to import the wlcap these tests import."""
     import cffi

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
 
 
-def test_obs_imports_each_pooled_dmabuf_once(host_binary: Path, baseline_leaks: int) -> None:
-    host = start_obs(host_binary)
+def test_obs_imports_each_pooled_dmabuf_once(obs_host_binary: Path, guest_baseline_leaks: int) -> None:
+    host = start_obs(obs_host_binary)
     try:
         status = wait_for_status(host, "dmabuf")
         assert "capturing" in status and "dmabuf" in status, status
@@ -33,15 +33,15 @@ def test_obs_imports_each_pooled_dmabuf_once(host_binary: Path, baseline_leaks: 
         assert later["uploads"] == 0 and later["dmabuf_import_failures"] == 0
         log = host.log()
         assert "Traceback" not in log
-        assert host.quit() == baseline_leaks
+        assert host.quit() == guest_baseline_leaks
     finally:
         keep_log(host, "obs-imports.log")
         host.cleanup()
 
 
-def test_failed_import_steps_down_the_ladder(host_binary: Path, baseline_leaks: int) -> None:
+def test_failed_import_steps_down_the_ladder(obs_host_binary: Path, guest_baseline_leaks: int) -> None:
     # The compositor's DMA-BUFs here are LINEAR: make OBS refuse LINEAR, as a driver might.
-    host = start_obs(host_binary, backend="auto", WLCAP_TEST_REJECT_MODIFIER="0")
+    host = start_obs(obs_host_binary, backend="auto", WLCAP_TEST_REJECT_MODIFIER="0")
     try:
         deadline = time.monotonic() + 180  # each rung needs a new pool and a frame, slow under TCG
         while "now shared memory" not in host.log() and time.monotonic() < deadline:
@@ -61,7 +61,7 @@ def test_failed_import_steps_down_the_ladder(host_binary: Path, baseline_leaks: 
         assert "capturing Virtual-1: shm" in wait_for_status(host, ": shm")
         steps = [line for line in log.splitlines() if "failed" in line and "; now " in line]
         print("ladder:", *steps, sep="\n  ")
-        assert host.quit() == baseline_leaks
+        assert host.quit() == guest_baseline_leaks
     finally:
         keep_log(host, "obs-ladder.log")
         host.cleanup()

@@ -66,8 +66,8 @@ def hold_new_frames(host, buffers, fence: PendingFence) -> tuple[dict, bytes, in
     return stats, frame, seen
 
 
-def test_gpu_waits_for_a_pending_acquire_fence(host_binary: Path, baseline_leaks: int) -> None:
-    host = start_obs(host_binary)
+def test_gpu_waits_for_a_pending_acquire_fence(obs_host_binary: Path, guest_baseline_leaks: int) -> None:
+    host = start_obs(obs_host_binary)
     try:
         status = wait_for_status(host, "explicit sync")
         assert "explicit sync (EGL native fences)" in status, status
@@ -95,17 +95,18 @@ def test_gpu_waits_for_a_pending_acquire_fence(host_binary: Path, baseline_leaks
         assert after["acquire_waits"] > before["acquire_waits"]
         assert after["releases_implicit"] == 0 and after["dmabuf_import_failures"] == 0
         assert "Traceback" not in host.log()
-        assert host.quit() == baseline_leaks
+        assert host.quit() == guest_baseline_leaks
     finally:
         keep_log(host, "obs-fence-acquire.log")
         host.cleanup()
 
 
-def test_without_explicit_sync_a_pending_write_is_not_waited_for(host_binary: Path, baseline_leaks: int) -> None:
+def test_without_explicit_sync_the_pending_write_is_not_waited_for(obs_host_binary: Path,
+                                                                    guest_baseline_leaks: int) -> None:
     # The control for the test above: the same pending fence with explicit sync turned off. Nothing
     # orders OBS's read after the write then, and OBS shows a buffer whose write counts as unfinished
     # instead of the last finished frame (on llvmpipe it came out black).
-    host = start_obs(host_binary, WLCAP_EXPLICIT_SYNC="0")
+    host = start_obs(obs_host_binary, WLCAP_EXPLICIT_SYNC="0")
     try:
         status = wait_for_status(host, "implicit sync")
         assert "implicit sync (turned off by WLCAP_EXPLICIT_SYNC=0)" in status, status
@@ -123,7 +124,7 @@ def test_without_explicit_sync_a_pending_write_is_not_waited_for(host_binary: Pa
         assert stats["acquire_waits"] == stats["acquire_signalled"] == stats["release_fences"] == 0
         assert stats["releases_implicit"] > 0
         assert log.count("explicit sync unavailable (turned off by WLCAP_EXPLICIT_SYNC=0)") == 1
-        assert host.quit() == baseline_leaks
+        assert host.quit() == guest_baseline_leaks
     finally:
         keep_log(host, "obs-fence-control.log")
         host.cleanup()
@@ -166,11 +167,17 @@ def test_a_release_fence_holds_the_next_write_until_it_signals() -> None:
 
 
 def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    """OBS's open fds, the fewest of a few looks: the script's output-list refresh holds a Wayland
+    connection open for a moment every 2 s."""
+    counts = []
+    for _ in range(8):
+        counts.append(len(os.listdir(f"/proc/{pid}/fd")))
+        time.sleep(0.3)
+    return min(counts)
 
 
-def test_long_run_with_fences(host_binary: Path, baseline_leaks: int) -> None:
-    host = start_obs(host_binary)
+def test_long_run_with_fences(obs_host_binary: Path, guest_baseline_leaks: int) -> None:
+    host = start_obs(obs_host_binary)
     try:
         wait_for_status(host, "explicit sync")
         assert wait_for_colour(host) <= TOLERANCE
@@ -207,7 +214,7 @@ def test_long_run_with_fences(host_binary: Path, baseline_leaks: int) -> None:
         assert final["releases_unsampled"] == final["frames_published"] - final["frames_shown"]
         assert final["acquire_waits"] + final["acquire_signalled"] == final["frames_shown"]
         assert final["releases_implicit"] == final["releases_copied"] == 0
-        assert host.quit() == baseline_leaks
+        assert host.quit() == guest_baseline_leaks
     finally:
         keep_log(host, "obs-fence-long-run.log")
         host.cleanup()
