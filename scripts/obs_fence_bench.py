@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -75,7 +76,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured per round")
     parser.add_argument("--rounds", type=int, default=2, help="each round runs both, alternating")
     args = parser.parse_args()
-    binary = build_obs_host(Path(os.environ.get("TMPDIR", "/tmp")) / "wlcap-fence-bench")
+    binary = build_obs_host(Path(tempfile.mkdtemp(prefix="wlcap-fence-bench-")))
     rounds = []
     for index in range(args.rounds):
         order = (True, False) if index % 2 == 0 else (False, True)
