@@ -110,6 +110,11 @@ def cmd_stream(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     options = _options(args)
+    if args.damage:
+        from .damage_bench import damage_figures
+
+        print(json.dumps(damage_figures(options, args.frames, args.idle_seconds), indent=2))
+        return 0
     result = bench.compare(options, args.frames, args.baseline_frames or args.frames, touch=not args.no_touch,
                            grim_frames=args.grim_frames)
     print(json.dumps(result, indent=2))
@@ -161,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grim-frames", type=int, default=0,
                    help="also time this many per-frame `grim -t ppm` captures, for reference")
     p.add_argument("--no-touch", action="store_true", help="the consumer does not read the frames' pages")
+    p.add_argument("--damage", action="store_true",
+                   help="ext-image-copy-capture: CPU per unchanged frame against a changed one (and wlr's)")
+    p.add_argument("--idle-seconds", type=float, default=5.0, help="with --damage: how long nothing changes")
     capture_args(p)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -178,6 +178,7 @@ class ImageCopyFrame:
         self.damage: list[Rect] = []
         self.timestamp_ns = 0
         self.failure: FailureReason | None = None
+        self.negotiation = 0  # which set of constraints (ImageCopySession.negotiations) it was made under
         self._on_done = on_done
         guard = connection.guard
         for event in ("transform", "damage", "presentation_time", "ready", "failed"):

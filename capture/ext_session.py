@@ -35,6 +35,9 @@ from .toplevels import Toplevel, ToplevelList, WindowInfo
 
 log = logging.getLogger("wlcap")
 
+# buffer_constraints failures in a row (each followed by new constraints) before giving up.
+MAX_CONSTRAINT_FAILURES = 3
+
 
 class ExtCaptureSession(CaptureSession):
     protocol = CaptureProtocol.EXT
@@ -52,6 +55,8 @@ class ExtCaptureSession(CaptureSession):
         self._damage = DamageTracker()
         self._pool_generation = -1
         self._stopped = False
+        self._constraint_failures = 0
+        self._await_negotiation = -1  # after a buffer_constraints failure: the negotiation it failed under
         self._source: Any = None
         try:
             self._source = self._create_source(connection, options)
@@ -105,6 +110,10 @@ class ExtCaptureSession(CaptureSession):
         constraints = self._session.constraints
         if self._session.state is not SessionState.READY or constraints is None:
             return False  # the first `done` has not arrived; the pump brings it
+        if self._session.negotiations == self._await_negotiation and self._session.negotiations > 0:
+            # A frame failed with buffer_constraints under these constraints: wait for the new ones,
+            # unless they came while that frame was in flight (then its negotiation is older).
+            return False
         if self.pool is not None and self.pool.free_count == 0 and self.pool.spec is not None and (
                 self._spec_key(constraints) == self._spec_key_of_pool()):
             return False
@@ -120,6 +129,7 @@ class ExtCaptureSession(CaptureSession):
         if buffer is None:
             return False
         self._frame = self._session.create_frame(self.connection, self._handle_frame_done)
+        self._frame.negotiation = self._session.negotiations
         self._frame.capture(buffer, self._damage.damage_for(buffer.id, buffer.spec.width, buffer.spec.height))
         return True
 
@@ -142,6 +152,7 @@ class ExtCaptureSession(CaptureSession):
         if frame.state is FrameState.READY and buffer is not None:
             self.frames_captured += 1
             self._damage.filled(buffer.id, frame.damage)
+            self._constraint_failures = 0
             captured = Frame(
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=False, transform=frame.transform,
@@ -159,8 +170,15 @@ class ExtCaptureSession(CaptureSession):
             return
         self.frames_failed += 1
         if reason is FailureReason.BUFFER_CONSTRAINTS:
-            # New constraints are on their way (or already here): the next frame reallocates.
-            self._on_error(CaptureFailedError(f"buffer no longer matches the constraints of {self.source_name}"))
+            # The source changed size or format under the frame: new constraints are on their way (or
+            # here already). Not an error: the next frame waits for them and reallocates. Only a
+            # compositor that keeps refusing what it asked for is one.
+            self._constraint_failures += 1
+            if self._constraint_failures <= MAX_CONSTRAINT_FAILURES:
+                self._await_negotiation = frame.negotiation
+                self.connection.wake()
+                return
+            self._on_error(CaptureFailedError(f"compositor keeps refusing buffers it asked for ({self.source_name})"))
         else:
             self._on_error(CaptureFailedError(f"compositor failed to capture {self.source_name}"))
 

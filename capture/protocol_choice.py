@@ -27,19 +27,18 @@ def choose(connection: Connection, options: CaptureOptions) -> tuple[CaptureProt
     needed = ext_globals_for(options)
     missing = [name for name in needed if name not in connection.bound]
     target = "window capture" if options.window is not None else "output capture"
+    if options.protocol is CaptureProtocol.WLR:
+        return CaptureProtocol.WLR, "requested"  # a window or cursor session then fails, saying why
     if options.protocol is CaptureProtocol.EXT or options.window is not None:
         if missing:
             raise MissingProtocolError(f"compositor doesn't support {', '.join(missing)} (needed for {target} "
                                        "with ext-image-copy-capture-v1)")
         return CaptureProtocol.EXT, "requested" if options.protocol is CaptureProtocol.EXT else "window capture"
-    if options.protocol is CaptureProtocol.WLR:
-        return CaptureProtocol.WLR, "requested"
     if not missing:
         return CaptureProtocol.EXT, "offered by the compositor"
     if WLR_MANAGER not in connection.bound:
         raise MissingProtocolError(
-            f"compositor doesn't support ext-image-copy-capture-v1 ({', '.join(missing)} missing) "
-            f"nor {WLR_MANAGER} (needed for screen capture)")
+            f"compositor doesn't support {WLR_MANAGER} nor ext-image-copy-capture-v1 (needed for screen capture)")
     return CaptureProtocol.WLR, f"fallback: {', '.join(missing)} not offered"
 
 

@@ -150,6 +150,7 @@ class CaptureSession:
         if options.cursor_mode not in (CursorMode.HIDDEN, CursorMode.PAINTED):
             raise MissingProtocolError(f"cursor mode {options.cursor_mode.value!r} needs ext-image-copy-capture-v1")
         self.manager = connection.require("zwlr_screencopy_manager_v1", "screen capture")
+        self.window = None  # wlr-screencopy captures outputs only
         self._init_common(connection, options, on_frame, on_error, protocol_reason)
         self._init_output(connection, options)
 

@@ -1,10 +1,10 @@
-"""A tiny xdg-shell window for the capture tests: a solid colour of known value, driven from stdin.
+"""A tiny xdg-shell window of known pixels, for the tests and `wlcap bench --damage`, driven from stdin.
 
-    python3 tests/wayland_window.py --app-id wlcap.test --title "Test window" --colour ff8000
+    python3 -m capture.testwindow --app-id wlcap.test --title "Test window" --colour ff8000
 
 Commands, one a line: `colour RRGGBB` (repaint all), `rect X Y W H RRGGBB` (repaint a rectangle and
-damage only it), `title TEXT`, `quit`. After each commit it prints `drawn N WIDTH HEIGHT` so a test
-knows what the compositor has been given.
+damage only it), `title TEXT`, `quit`. After each commit it prints `drawn N WIDTH HEIGHT WHY` (WHY:
+configure, colour or rect) so a test knows what the compositor has been given, and why.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ import mmap
 import os
 import select
 import sys
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's generated protocols
 
 from pywayland.client import Display
 
-from capture.protocols._generated.wayland import WlCompositor, WlShm
-from capture.protocols._generated.xdg_shell import XdgWmBase
+from .protocols._generated.wayland import WlCompositor, WlShm
+from .protocols._generated.xdg_shell import XdgWmBase
 
 WL_SHM_FORMAT_XRGB8888 = 1
 DEFAULT_SIZE = (320, 240)
@@ -72,13 +69,13 @@ class Window:
         xdg_surface.ack_configure(serial)
         if self._pending_size != self.size or not self.pixels:
             self.size = self._pending_size
-            self.fill(self.colour)
+            self.fill(self.colour, "configure")
 
-    def fill(self, colour: str) -> None:
+    def fill(self, colour: str, why: str = "colour") -> None:
         self.colour = colour
         width, height = self.size
         self.pixels = bytearray(pixel(colour) * (width * height))
-        self.commit([(0, 0, width, height)])
+        self.commit([(0, 0, width, height)], why)
 
     def rect(self, x: int, y: int, w: int, h: int, colour: str) -> None:
         width = self.size[0]
@@ -86,9 +83,9 @@ class Window:
         for line in range(y, y + h):
             start = (line * width + x) * 4
             self.pixels[start:start + len(row)] = row
-        self.commit([(x, y, w, h)])
+        self.commit([(x, y, w, h)], "rect")
 
-    def commit(self, damage: list[tuple[int, int, int, int]]) -> None:
+    def commit(self, damage: list[tuple[int, int, int, int]], why: str) -> None:
         width, height = self.size
         size = width * height * 4
         fd = os.memfd_create("wlcap-test-window", os.MFD_CLOEXEC)
@@ -106,7 +103,7 @@ class Window:
         self.surface.commit()
         self.display.flush()
         self.draws += 1
-        print(f"drawn {self.draws} {width} {height}", flush=True)
+        print(f"drawn {self.draws} {width} {height} {why}", flush=True)
 
     def command(self, line: str) -> None:
         words = line.split()
