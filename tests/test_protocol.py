@@ -9,7 +9,7 @@ from compositor import SwayHeadless
 from conftest import run_cli
 from test_errors import assert_clean_failure
 
-from capture.damage import DamageTracker
+from capture.damage import MAX_RECTS, DamageTracker, bounding_box
 from capture.ext_capture import ExtConstraints
 from capture.formats import fourcc
 
@@ -60,8 +60,12 @@ def test_damage_tracker_refreshes_each_buffer_with_what_it_missed() -> None:
     assert tracker.damage_for(3, 100, 50) == []
     tracker.filled(1, [(95, 45, 10, 10)])  # clipped to the buffer
     assert tracker.damage_for(2, 100, 50) == [(20, 20, 5, 5), (95, 45, 5, 5)]
-    for i in range(20):  # many small rectangles collapse into one box
+    for i in range(20):  # many small rectangles collapse into their bounding box
         tracker.filled(1, [(i, i, 1, 1)])
-    assert tracker.damage_for(3, 100, 50) == [(0, 0, 100, 50)]
+    missed = tracker.damage_for(3, 100, 50)
+    assert len(missed) <= MAX_RECTS
+    assert bounding_box(missed) == (0, 0, 100, 50)  # with (95, 45, 5, 5) from before
+    assert all(any(x >= bx and y >= by and x + 1 <= bx + bw and y + 1 <= by + bh for bx, by, bw, bh in missed)
+               for x, y in ((i, i) for i in range(20)))
     tracker.forget(2)
     assert tracker.damage_for(2, 100, 50) == [(0, 0, 100, 50)]

@@ -96,7 +96,7 @@ def test_obs_captures_a_window_and_resumes_when_its_app_returns(host_binary: Pat
     host = start_obs(host_binary, {"target": "window", "window": APP_ID, "backend": "dmabuf"})
     second = None
     try:
-        status = wait_for(host, lambda p: "fps" in p["status"])
+        status = wait_for(host, lambda p: "fps" in p["status"] and "negotiating" not in p["status"])
         print("status:", status)
         assert status.startswith(f"Status: capturing window 'OBS test window [{APP_ID}]': dmabuf"), status
         assert status.endswith("ext-image-copy-capture-v1 (window capture)"), status
@@ -108,7 +108,7 @@ def test_obs_captures_a_window_and_resumes_when_its_app_returns(host_binary: Pat
         assert status == f"Status: error: no window '{APP_ID}' (windows: none)", status
         assert APP_ID in host.ok("props", "cap")["windows"]  # remembered while it is not open
         second = open_window("2864c8")
-        status = wait_for(host, lambda p: "fps" in p["status"])
+        status = wait_for(host, lambda p: "fps" in p["status"] and "negotiating" not in p["status"])
         assert status.startswith(f"Status: capturing window 'OBS test window [{APP_ID}]'"), status
         assert wait_for_colour(host, (40, 100, 200)) <= TOLERANCE
         log = host.log()
