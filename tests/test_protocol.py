@@ -69,3 +69,22 @@ def test_damage_tracker_refreshes_each_buffer_with_what_it_missed() -> None:
                for x, y in ((i, i) for i in range(20)))
     tracker.forget(2)
     assert tracker.damage_for(2, 100, 50) == [(0, 0, 100, 50)]
+
+
+def test_obs_status_reports_the_fallback(sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    from test_obs import SCRIPT, settings, wait_for
+
+    host = obs_factory(sway.env)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    props = wait_for(host, "cap", lambda p: "fps" in p["status"])
+    assert props["status"].endswith(f"wlr-screencopy-unstable-v1 ({FALLBACK})"), props["status"]
+    assert props["windows"] == []  # sway 1.7 lists no windows (no ext-foreign-toplevel-list)
+    host.ok("update", "cap", settings(output="HEADLESS-1", backend="shm", target="window", window="foot"))
+    props = wait_for(host, "cap", lambda p: "error" in p["status"])
+    assert props["status"] == ("Status: error: compositor doesn't support ext_image_copy_capture_manager_v1, "
+                               "ext_foreign_toplevel_image_capture_source_manager_v1 (needed for window capture "
+                               "with ext-image-copy-capture-v1)"), props["status"]
+    assert props["windows"] == ["foot"]  # remembered, shown as not open
+    assert "Traceback" not in host.log()
+    assert host.quit() == 0
