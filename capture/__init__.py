@@ -1,4 +1,5 @@
-"""wlcap's capture library: pooled Wayland screen capture (wlr-screencopy), usable without OBS.
+"""wlcap's capture library: pooled Wayland screen capture (ext-image-copy-capture-v1, wlr-screencopy),
+usable without OBS.
 
     from capture import CaptureOptions, FrameStream
     with FrameStream(CaptureOptions(output="HEADLESS-1")) as stream:
@@ -18,23 +19,29 @@ from .errors import (
     MissingProtocolError,
     ProtocolStateError,
     RegionError,
+    SourceStoppedError,
     UnknownOutputError,
+    UnknownWindowError,
     WlcapError,
 )
 from .outputs import OutputInfo
+from .protocol_choice import open_session
 from .region import Region
-from .session import Backend, CaptureOptions, CaptureSession, Frame, capture_one
+from .session import Backend, CaptureOptions, CaptureProtocol, CaptureSession, CursorMode, Frame, capture_one
 from .stream import FrameStream, StreamStats, run_stream
+from .toplevels import WindowInfo
 
 __all__ = [
     "Backend",
     "BackendUnavailableError",
     "CaptureFailedError",
     "CaptureOptions",
+    "CaptureProtocol",
     "CaptureSession",
     "CompositorUnavailableError",
     "Connection",
     "ConnectionLostError",
+    "CursorMode",
     "Frame",
     "FrameStream",
     "MissingProtocolError",
@@ -42,9 +49,13 @@ __all__ = [
     "ProtocolStateError",
     "Region",
     "RegionError",
+    "SourceStoppedError",
     "StreamStats",
     "UnknownOutputError",
+    "UnknownWindowError",
+    "WindowInfo",
     "WlcapError",
     "capture_one",
+    "open_session",
     "run_stream",
 ]

@@ -1,4 +1,4 @@
-"""The `wlcap` command line: outputs, screenshot, stream, bench.
+"""The `wlcap` command line: outputs, windows, screenshot, stream, bench.
 
 Every failure a user can cause or meet (no compositor, no screencopy, unknown output, bad region,
 a failed frame) prints one line on stderr and exits with status 2; never a traceback.
@@ -17,8 +17,9 @@ from .connection import Connection
 from .errors import WlcapError
 from .image import encode_png, to_rgb
 from .region import Region
-from .session import Backend, CaptureOptions, capture_one
+from .session import Backend, CaptureOptions, CaptureProtocol, CursorMode, capture_one
 from .stream import run_stream
+from .toplevels import ToplevelList
 
 EXIT_FAILURE = 2
 
@@ -27,9 +28,11 @@ def _options(args: argparse.Namespace) -> CaptureOptions:
     return CaptureOptions(
         output=args.output,
         region=Region.parse(args.region) if getattr(args, "region", None) else None,
-        cursor=getattr(args, "cursor", False),
+        cursor=CursorMode.PAINTED if getattr(args, "cursor", False) else CursorMode.HIDDEN,
         backend=Backend(args.backend),
         with_damage=getattr(args, "damage", False),
+        protocol=CaptureProtocol(args.protocol),
+        window=getattr(args, "window", None),
     )
 
 
@@ -43,6 +46,19 @@ def cmd_outputs(args: argparse.Namespace) -> int:
         w, h = info.transformed_size
         print(f"{info.name}: {w}x{h} @ {info.refresh_mhz / 1000:g} Hz at {info.x},{info.y} "
               f"scale {info.scale} transform {info.transform_name}  {info.description}")
+    return 0
+
+
+def cmd_windows(args: argparse.Namespace) -> int:
+    with Connection() as connection:
+        toplevels = ToplevelList(connection)
+        infos = [toplevel.info() for toplevel in toplevels.all()]
+        toplevels.destroy()
+    if args.json:
+        print(json.dumps([info.as_dict() for info in infos], indent=2))
+        return 0
+    for info in infos:
+        print(f"{info.app_id or '-'}\t{info.title}\t{info.identifier}")
     return 0
 
 
@@ -79,18 +95,26 @@ def cmd_stream(args: argparse.Namespace) -> int:
         "frames_captured": stats.frames_captured,
         "frames_dropped": stats.frames_dropped,
         "frames_failed": stats.frames_failed,
+        "protocol": stats.protocol,
+        "protocol_reason": stats.protocol_reason,
     }
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{result['frames']} frames in {result['seconds']} s ({result['fps']} fps), "
               f"{result['cpu_ms_per_frame']} ms CPU/frame, backend {result['backend']}, "
-              f"{result['buffers_allocated']} buffers allocated, {result['reallocations']} reallocations")
+              f"{result['buffers_allocated']} buffers allocated, {result['reallocations']} reallocations, "
+              f"protocol {result['protocol']} ({result['protocol_reason']})")
     return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     options = _options(args)
+    if args.damage:
+        from .damage_bench import damage_figures
+
+        print(json.dumps(damage_figures(options, args.frames, args.idle_seconds), indent=2))
+        return 0
     result = bench.compare(options, args.frames, args.baseline_frames or args.frames, touch=not args.no_touch,
                            grim_frames=args.grim_frames)
     print(json.dumps(result, indent=2))
@@ -101,9 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wlcap", description="Wayland screen capture with pooled buffers")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def capture_args(p: argparse.ArgumentParser, region: bool = True) -> None:
+    def capture_args(p: argparse.ArgumentParser, region: bool = True, window: bool = True) -> None:
         p.add_argument("--output", help="output name (default: the first output)")
+        if window:
+            p.add_argument("--window", help="capture a window (ext only): its app id, title or identifier "
+                                            "(see `wlcap windows`)")
         p.add_argument("--backend", choices=[b.value for b in Backend], default="auto")
+        p.add_argument("--protocol", choices=[c.value for c in CaptureProtocol], default="auto",
+                       help="ext-image-copy-capture-v1 or wlr-screencopy (auto: ext where offered)")
         p.add_argument("--cursor", action="store_true", help="include the cursor")
         if region:
             p.add_argument("--region", help='"X,Y WxH" in output-local pixels')
@@ -111,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("outputs", help="list outputs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_outputs)
+
+    p = sub.add_parser("windows", help="list windows (ext-foreign-toplevel-list-v1): app id, title, identifier")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_windows)
 
     p = sub.add_parser("screenshot", help="capture one frame to a PNG file")
     p.add_argument("-o", metavar="FILE.png", help="where to write (default: wlcap-DATE.png)")
@@ -133,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grim-frames", type=int, default=0,
                    help="also time this many per-frame `grim -t ppm` captures, for reference")
     p.add_argument("--no-touch", action="store_true", help="the consumer does not read the frames' pages")
+    p.add_argument("--damage", action="store_true",
+                   help="ext-image-copy-capture: CPU per unchanged frame against a changed one (and wlr's)")
+    p.add_argument("--idle-seconds", type=float, default=5.0, help="with --damage: how long nothing changes")
     capture_args(p)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -37,12 +37,18 @@ SUPPORTED_VERSIONS = {
     "zxdg_output_manager_v1": 3,
     "zwlr_screencopy_manager_v1": 3,
     "zwp_linux_dmabuf_v1": 4,
+    "ext_image_copy_capture_manager_v1": 1,
+    "ext_output_image_capture_source_manager_v1": 1,
+    "ext_foreign_toplevel_image_capture_source_manager_v1": 1,
 }
 _INTERFACES = {
     "wl_shm": protocols.WlShm,
     "zxdg_output_manager_v1": protocols.ZxdgOutputManagerV1,
     "zwlr_screencopy_manager_v1": protocols.ZwlrScreencopyManagerV1,
     "zwp_linux_dmabuf_v1": protocols.ZwpLinuxDmabufV1,
+    "ext_image_copy_capture_manager_v1": protocols.ExtImageCopyCaptureManagerV1,
+    "ext_output_image_capture_source_manager_v1": protocols.ExtOutputImageCaptureSourceManagerV1,
+    "ext_foreign_toplevel_image_capture_source_manager_v1": protocols.ExtForeignToplevelImageCaptureSourceManagerV1,
 }
 
 
@@ -140,6 +146,15 @@ class Connection:
         if proxy is None:
             raise MissingProtocolError(f"compositor doesn't support {interface} (needed for {purpose})")
         return proxy
+
+    def bind_global(self, interface: str, cls: Any, max_version: int) -> Any:
+        """Bind a global on demand (for globals that send a burst on bind, like the toplevel list);
+        None if the compositor does not offer it. The caller owns the proxy."""
+        entry = self.globals.get(interface)
+        if entry is None:
+            return None
+        name, version = entry
+        return self._registry.bind(name, cls, min(version, max_version))
 
     def version(self, interface: str) -> int:
         """The version a global was bound at, 0 if it is not bound."""

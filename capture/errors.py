@@ -19,6 +19,14 @@ class UnknownOutputError(WlcapError):
     """No output of the requested name exists (now)."""
 
 
+class UnknownWindowError(WlcapError):
+    """No window matches what was asked for, or the window closed."""
+
+
+class SourceStoppedError(WlcapError):
+    """The compositor stopped the capture session (its output or window went away)."""
+
+
 class RegionError(WlcapError):
     """A capture region that is malformed or does not lie on its output."""
 

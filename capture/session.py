@@ -18,7 +18,14 @@ from typing import Any
 from .buffers import Buffer, BufferKind, BufferSpec
 from .connection import Connection
 from .dmabuf import DmabufAllocator, read_dmabuf
-from .errors import BackendUnavailableError, CaptureFailedError, UnknownOutputError, WlcapError
+from .errors import (
+    BackendUnavailableError,
+    CaptureFailedError,
+    MissingProtocolError,
+    UnknownOutputError,
+    WlcapError,
+)
+from .ext_capture import ExtConstraints
 from .formats import describe, describe_modifier
 from .outputs import Output, OutputInfo
 from .pool import Allocator, BufferPool
@@ -35,11 +42,24 @@ class Backend(Enum):
     SHM = "shm"
 
 
+class CaptureProtocol(Enum):
+    """Which capture protocol to speak: `auto` prefers ext-image-copy-capture-v1 where offered."""
+
+    AUTO = "auto"
+    EXT = "ext"
+    WLR = "wlr"
+
+
+class CursorMode(Enum):
+    HIDDEN = "hidden"
+    PAINTED = "painted"  # the compositor paints the cursor into each frame
+
+
 @dataclass(frozen=True)
 class CaptureOptions:
     output: str | None = None
     region: Region | None = None
-    cursor: bool = False
+    cursor: bool | CursorMode = False  # True: PAINTED, False: HIDDEN
     backend: Backend = Backend.AUTO
     # copy_with_damage: the compositor answers only once the screen changed (a static screen never
     # answers), and reports what changed.
@@ -48,6 +68,19 @@ class CaptureOptions:
     # Narrows the DMA-BUF modifiers the compositor offers for a format to those the consumer can
     # import (OBS's renderer); an empty result rules DMA-BUF out for that format.
     modifier_filter: Callable[[int, tuple[int, ...]], tuple[int, ...]] | None = None
+    protocol: CaptureProtocol = CaptureProtocol.AUTO
+    # Pacing: a stream starts a capture at most this often (the consumer's frame rate: capturing
+    # faster only makes frames to drop). None: as fast as frames are taken.
+    max_fps: float | None = None
+    # A window to capture instead of an output (ext only): its identifier, app id or title (see
+    # ToplevelList.find).
+    window: str | None = None
+
+    @property
+    def cursor_mode(self) -> CursorMode:
+        if isinstance(self.cursor, CursorMode):
+            return self.cursor
+        return CursorMode.PAINTED if self.cursor else CursorMode.HIDDEN
 
 
 @dataclass
@@ -103,13 +136,47 @@ class Frame:
 
 
 class CaptureSession:
+    """A wlr-screencopy session (ExtCaptureSession, its subclass, speaks ext-image-copy-capture)."""
+
+    protocol = CaptureProtocol.WLR
+    protocol_name = "wlr-screencopy-unstable-v1"
+
     def __init__(self, connection: Connection, options: CaptureOptions,
-                 on_frame: Callable[[Frame], None], on_error: Callable[[WlcapError], None]) -> None:
+                 on_frame: Callable[[Frame], None], on_error: Callable[[WlcapError], None],
+                 protocol_reason: str = "") -> None:
+        if options.window is not None:
+            raise MissingProtocolError("window capture needs ext-image-copy-capture-v1; "
+                                       "wlr-screencopy captures outputs only")
+        if options.cursor_mode not in (CursorMode.HIDDEN, CursorMode.PAINTED):
+            raise MissingProtocolError(f"cursor mode {options.cursor_mode.value!r} needs ext-image-copy-capture-v1")
+        self.manager = connection.require("zwlr_screencopy_manager_v1", "screen capture")
+        self.window = None  # wlr-screencopy captures outputs only
+        self._init_common(connection, options, on_frame, on_error, protocol_reason)
+        self._init_output(connection, options)
+
+    def _init_common(self, connection: Connection, options: CaptureOptions, on_frame: Callable[[Frame], None],
+                     on_error: Callable[[WlcapError], None], protocol_reason: str) -> None:
         self.connection = connection
         self.options = options
         self._on_frame = on_frame
         self._on_error = on_error
-        self.manager = connection.require("zwlr_screencopy_manager_v1", "screen capture")
+        self.protocol_reason = protocol_reason  # why this protocol was chosen, for the user
+        self._unsubscribe: Callable[[], None] = lambda: None
+        self.pool: BufferPool | None = None
+        self._dmabuf: DmabufAllocator | None = None
+        self._dmabuf_refused: str | None = None  # why DMA-BUF was given up (logged once)
+        self.backend_reason = ""
+        self._returned: queue.SimpleQueue[Buffer] = queue.SimpleQueue()
+        self.frames_captured = 0
+        self.frames_failed = 0
+        self.closed = False
+
+    @property
+    def source_name(self) -> str:
+        """What is captured, in words for messages."""
+        return f"output {self.output.name}"
+
+    def _init_output(self, connection: Connection, options: CaptureOptions) -> None:
         self.output: Output = connection.outputs.find(options.output)
         self.output_info: OutputInfo = self.output.info()
         # Region capture on a transformed output comes out misplaced on wlroots 0.15 (and Hyprland,
@@ -124,15 +191,7 @@ class CaptureSession:
             else:
                 self.crop = options.region
         self._unsubscribe = connection.outputs.on_removed(self._handle_output_removed)
-        self.pool: BufferPool | None = None
-        self._dmabuf: DmabufAllocator | None = None
-        self._dmabuf_refused: str | None = None  # why DMA-BUF was given up (logged once)
-        self.backend_reason = ""
-        self._returned: queue.SimpleQueue[Buffer] = queue.SimpleQueue()
         self._frame: ScreencopyFrame | None = None
-        self.frames_captured = 0
-        self.frames_failed = 0
-        self.closed = False
 
     # -- public ------------------------------------------------------------------------------------------
 
@@ -192,7 +251,7 @@ class CaptureSession:
             else:
                 buffer.destroy()
 
-    def _choose_spec(self, frame: ScreencopyFrame) -> tuple[BufferSpec, Allocator]:
+    def _choose_spec(self, frame: ScreencopyFrame | ExtConstraints) -> tuple[BufferSpec, Allocator]:
         backend = self.options.backend
         if backend is not Backend.SHM:
             try:
@@ -209,16 +268,19 @@ class CaptureSession:
             "shm requested" if backend is Backend.SHM else f"shm fallback: {self._dmabuf_refused}")
         return frame.shm_spec, ShmAllocator(self.connection.require("wl_shm", "shared-memory buffers"))
 
-    def _dmabuf_choice(self, frame: ScreencopyFrame) -> tuple[BufferSpec, Allocator]:
+    def _dmabuf_choice(self, frame: ScreencopyFrame | ExtConstraints) -> tuple[BufferSpec, Allocator]:
         if self._dmabuf_refused is not None:
             raise BackendUnavailableError(self._dmabuf_refused)
         if frame.dmabuf_spec is None:
             raise BackendUnavailableError("compositor offers no linux_dmabuf buffer for this frame "
                                           "(its renderer cannot write DMA-BUFs, or screencopy < v3)")
+        if self.connection.bound.get("zwp_linux_dmabuf_v1") is None:
+            raise BackendUnavailableError("compositor doesn't support zwp_linux_dmabuf_v1")
         if self._dmabuf is None:
             self._dmabuf = DmabufAllocator(self.connection)
         spec = frame.dmabuf_spec
-        modifiers = self._dmabuf.modifiers_for(spec.format)
+        # ext sessions name their modifiers; wlr-screencopy leaves them to linux-dmabuf's feedback.
+        modifiers = spec.modifiers or self._dmabuf.modifiers_for(spec.format)
         if self.options.modifier_filter is not None:
             offered = modifiers
             modifiers = self.options.modifier_filter(spec.format, offered)
@@ -243,18 +305,23 @@ class CaptureSession:
 
     # -- frame events ------------------------------------------------------------------------------------
 
+    def _pool_for(self, constraints: ScreencopyFrame | ExtConstraints) -> BufferPool:
+        """The pool matching the compositor's constraints, stepping from DMA-BUF down to shm once when
+        allocation fails (unless DMA-BUF was required)."""
+        spec, allocator = self._choose_spec(constraints)
+        try:
+            return self._ensure_pool(spec, allocator)
+        except BackendUnavailableError as exc:
+            if allocator.kind is not BufferKind.DMABUF or self.options.backend is Backend.DMABUF:
+                raise
+            self._dmabuf_refused = str(exc)
+            log.info("DMA-BUF allocation failed, using shared memory: %s", exc)
+            spec, allocator = self._choose_spec(constraints)
+            return self._ensure_pool(spec, allocator)
+
     def _handle_constraints(self, frame: ScreencopyFrame) -> None:
         try:
-            spec, allocator = self._choose_spec(frame)
-            try:
-                pool = self._ensure_pool(spec, allocator)
-            except BackendUnavailableError as exc:
-                if allocator.kind is not BufferKind.DMABUF or self.options.backend is Backend.DMABUF:
-                    raise
-                self._dmabuf_refused = str(exc)
-                log.info("DMA-BUF allocation failed, using shared memory: %s", exc)
-                spec, allocator = self._choose_spec(frame)
-                pool = self._ensure_pool(spec, allocator)
+            pool = self._pool_for(frame)
             buffer = pool.acquire()
             if buffer is None:  # request_frame checked; a rebuild leaves all new buffers free
                 raise WlcapError("no free capture buffer")
@@ -277,7 +344,7 @@ class CaptureSession:
             return
         self.frames_failed += 1
         self._finish_frame(recycle=True)
-        self._on_error(CaptureFailedError(f"compositor failed to capture output {self.output.name}"))
+        self._on_error(CaptureFailedError(f"compositor failed to capture {self.source_name}"))
 
     def _finish_frame(self, recycle: bool = False) -> None:
         """Forget the frame in flight; `recycle` gives its buffer (not delivered) back to the pool."""
@@ -298,15 +365,17 @@ def capture_one(connection: Connection, options: CaptureOptions, timeout: float 
         CaptureSession, Frame]:
     """Capture a single frame synchronously (screenshots). The caller closes the session after
     releasing the frame."""
+    from .protocol_choice import open_session  # it imports this module
+
     results: list[Any] = []
-    session = CaptureSession(connection, options, results.append, results.append)
+    session = open_session(connection, options, results.append, results.append)
     try:
-        session.request_frame()
         deadline = time.monotonic() + timeout
         while not results:
+            session.request_frame()  # an ext session can start only once its constraints arrived
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CaptureFailedError(f"no frame from output {session.output.name} within {timeout:g} s")
+                raise CaptureFailedError(f"no frame from {session.source_name} within {timeout:g} s")
             connection.pump(remaining)
         if isinstance(results[0], WlcapError):
             raise results[0]

@@ -16,7 +16,8 @@ from typing import Any
 
 from .connection import Connection
 from .errors import CaptureFailedError, WlcapError
-from .session import CaptureOptions, CaptureSession, Frame
+from .protocol_choice import open_session
+from .session import CaptureOptions, Frame
 
 log = logging.getLogger("wlcap")
 
@@ -35,6 +36,8 @@ class StreamStats:
     reallocations: int
     backend: str
     backend_reason: str
+    protocol: str = ""  # the protocol's name
+    protocol_reason: str = ""  # why it was chosen
 
 
 class FrameStream:
@@ -50,7 +53,7 @@ class FrameStream:
         self.options = options
         self.connection = Connection(display_name)
         try:
-            self.session = CaptureSession(self.connection, options, self._handle_frame, self._handle_error)
+            self.session = open_session(self.connection, options, self._handle_frame, self._handle_error)
         except BaseException:
             self.connection.close()
             raise
@@ -108,7 +111,8 @@ class FrameStream:
             buffers_allocated=pool.buffers_allocated if pool else 0,
             reallocations=pool.reallocations if pool else 0,
             backend=session.active_backend.value if session.active_backend else "none",
-            backend_reason=session.backend_reason)
+            backend_reason=session.backend_reason,
+            protocol=session.protocol_name, protocol_reason=session.protocol_reason)
 
     @property
     def wake_fd(self) -> int:
@@ -130,11 +134,18 @@ class FrameStream:
 
     def _run(self) -> None:
         try:
+            interval = 1.0 / self.options.max_fps if self.options.max_fps else 0.0
+            next_due = 0.0
             while not self._stop.is_set() and self.error is None:
                 if self._housekeeping is not None:
                     self._housekeeping()
-                self.session.request_frame()
-                self.connection.pump(None)
+                if time.monotonic() >= next_due and self.session.request_frame():
+                    next_due = time.monotonic() + interval
+                wait = None
+                if interval and not self.session.busy:
+                    remaining = next_due - time.monotonic()
+                    wait = remaining if remaining > 0 else None
+                self.connection.pump(wait)
         except WlcapError as exc:
             self._fail(exc)
         except Exception as exc:  # a bug: still end the stream cleanly, and say what happened

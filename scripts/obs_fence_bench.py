@@ -3,7 +3,7 @@ native fences (acquire + release per new frame) against the same source with WLC
 measured in the same run, alternating, over real DMA-BUFs.
 
 Runs inside the guest tier, where sway 1.12 fills DMA-BUFs and OBS 32 imports them:
-    WLCAP_GUEST_RUN=bench tests/vm/run-wlcap-tests.sh SHARE
+    WLCAP_GUEST_RUN=fence-bench tests/vm/run-wlcap-tests.sh SHARE
 prints one JSON object (also written to SHARE/fence-bench.json).
 """
 

@@ -84,6 +84,10 @@ int wlcap_next_event(struct wlcap_event_info *out, int timeout_ms);
 void wlcap_event_done(uint64_t id, char *settings_json);
 /* The outputs the properties dialog lists: "name\tdescription\n" lines. */
 void wlcap_set_output_list(const char *list);
+/* The windows the properties dialog lists: "app_id\tlabel\n" lines. */
+void wlcap_set_window_list(const char *list);
+/* OBS's video frame rate (0 when OBS has no video yet): capture never runs faster. */
+double wlcap_video_fps(void);
 
 /* Sources of this type that exist now (a reloaded script adopts them), their settings as JSON
  * (returns the full length; at most size bytes are written, no terminator) and how many views

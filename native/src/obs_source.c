@@ -618,6 +618,7 @@ static const char *wlcap_get_name(void *type_data)
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wlcap_source *live_sources;
 static char output_list[8192]; /* "name\tdescription\n" lines, kept fresh by Python */
+static char window_list[8192]; /* "app_id\tlabel\n" lines (ext-foreign-toplevel-list), likewise */
 
 /* Source events go to Python through a queue that one Python thread (the dispatcher) drains. C
  * never calls into Python itself: OBS calls create/update/show/hide/destroy on whatever thread it
@@ -736,6 +737,21 @@ void wlcap_set_output_list(const char *list)
 	pthread_mutex_lock(&live_lock);
 	snprintf(output_list, sizeof(output_list), "%s", list);
 	pthread_mutex_unlock(&live_lock);
+}
+
+void wlcap_set_window_list(const char *list)
+{
+	pthread_mutex_lock(&live_lock);
+	snprintf(window_list, sizeof(window_list), "%s", list);
+	pthread_mutex_unlock(&live_lock);
+}
+
+double wlcap_video_fps(void)
+{
+	struct obs_video_info ovi;
+	if (!obs_get_video_info(&ovi) || !ovi.fps_den)
+		return 0.0;
+	return (double)ovi.fps_num / ovi.fps_den;
 }
 
 size_t wlcap_live_sources(struct wlcap_source **out, size_t max)
@@ -867,6 +883,49 @@ static void wlcap_get_defaults(obs_data_t *settings)
 	obs_data_set_default_bool(settings, "cursor", false);
 	obs_data_set_default_string(settings, "backend", "auto");
 	obs_data_set_default_string(settings, "region", "");
+	obs_data_set_default_string(settings, "target", "output");
+	obs_data_set_default_string(settings, "window", "");
+	obs_data_set_default_string(settings, "protocol", "auto");
+}
+
+/* The window list: windows are remembered by app id, so that capture resumes when the application
+ * opens a window again; a remembered window that is not open stays selectable. */
+static void add_window_properties(obs_properties_t *props, struct wlcap_source *src)
+{
+	obs_property_t *target = obs_properties_add_list(props, "target", "Capture", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(target, "An output", "output");
+	obs_property_list_add_string(target, "A window (ext-image-copy-capture)", "window");
+	obs_property_t *window = obs_properties_add_list(props, "window", "Window", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	char listing[sizeof(window_list)];
+	pthread_mutex_lock(&live_lock);
+	memcpy(listing, window_list, sizeof(listing));
+	pthread_mutex_unlock(&live_lock);
+	const char *current = "";
+	obs_data_t *settings = src ? obs_source_get_settings(src->source) : NULL;
+	if (settings)
+		current = obs_data_get_string(settings, "window");
+	bool current_listed = false;
+	for (char *line = strtok(listing, "\n"); line; line = strtok(NULL, "\n")) {
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		*tab = '\0';
+		obs_property_list_add_string(window, tab + 1, line);
+		current_listed |= strcmp(line, current) == 0;
+	}
+	if (*current && !current_listed) {
+		char label[512];
+		snprintf(label, sizeof(label), "%s (not open)", current);
+		obs_property_list_add_string(window, label, current);
+	}
+	obs_data_release(settings);
+	obs_property_t *protocol = obs_properties_add_list(props, "protocol", "Protocol", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(protocol, "Automatic (ext-image-copy-capture, else wlr-screencopy)", "auto");
+	obs_property_list_add_string(protocol, "ext-image-copy-capture-v1", "ext");
+	obs_property_list_add_string(protocol, "wlr-screencopy", "wlr");
 }
 
 static obs_properties_t *wlcap_get_properties(void *data)
@@ -874,6 +933,7 @@ static obs_properties_t *wlcap_get_properties(void *data)
 	struct wlcap_source *src = data;
 	obs_properties_t *props = obs_properties_create();
 
+	add_window_properties(props, src);
 	obs_property_t *output = obs_properties_add_list(props, "output", "Output", OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
 	obs_property_list_add_string(output, "First output", "");

@@ -173,6 +173,14 @@ def set_output_list(lines: str) -> None:
     lib.wlcap_set_output_list(lines.encode(errors="replace"))
 
 
+def set_window_list(lines: str) -> None:
+    lib.wlcap_set_window_list(lines.encode(errors="replace"))
+
+
+def video_fps() -> float:
+    return float(lib.wlcap_video_fps())
+
+
 def new_frame_desc() -> Any:
     return ffi.new("struct wlcap_frame_desc *")
 

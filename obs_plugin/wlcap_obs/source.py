@@ -18,6 +18,7 @@ from typing import Any
 from capture import (
     Backend,
     CaptureOptions,
+    CaptureProtocol,
     Connection,
     Frame,
     FrameStream,
@@ -25,6 +26,7 @@ from capture import (
     WlcapError,
 )
 from capture.formats import describe, describe_modifier
+from capture.toplevels import ToplevelList
 
 from . import native
 from .ladder import FallbackLadder, Rung
@@ -39,12 +41,17 @@ class SourceSettings:
     cursor: bool = False
     backend: str = "auto"
     region: str = ""
+    target: str = "output"  # "output" or "window"
+    window: str = ""  # an app id (what the window list stores), title or identifier
+    protocol: str = "auto"  # auto, ext, wlr
 
     @classmethod
     def from_json(cls, text: str | None) -> SourceSettings:
         data = json.loads(text) if text else {}
         return cls(output=str(data.get("output", "")), cursor=bool(data.get("cursor", False)),
-                   backend=str(data.get("backend", "auto")), region=str(data.get("region", "")).strip())
+                   backend=str(data.get("backend", "auto")), region=str(data.get("region", "")).strip(),
+                   target=str(data.get("target", "output")), window=str(data.get("window", "")),
+                   protocol=str(data.get("protocol", "auto")))
 
 
 @dataclass
@@ -127,8 +134,17 @@ class SourceController:
             if backend is Backend.DMABUF:
                 raise WlcapError(f"DMA-BUF required but unusable: {ladder.history[-1]}")
             backend = Backend.SHM
+        protocol = CaptureProtocol(self.settings.protocol) if self.settings.protocol in ("auto", "ext", "wlr") \
+            else CaptureProtocol.AUTO
+        window = None
+        if self.settings.target == "window":
+            if not self.settings.window:
+                raise WlcapError("no window chosen")
+            window = self.settings.window
+        fps = native.video_fps()
         return CaptureOptions(output=self.settings.output or None, region=region, cursor=self.settings.cursor,
-                              backend=backend, modifier_filter=ladder.modifiers)
+                              backend=backend, modifier_filter=ladder.modifiers, protocol=protocol,
+                              window=window, max_fps=fps if fps > 0 else None)
 
     def _ensure_ladder(self, backend: Backend) -> FallbackLadder:
         if self._ladder is None:
@@ -165,7 +181,9 @@ class SourceController:
         self._error = None
         self._logged_error = None
         stream.start()
-        native.log(native.LOG_INFO, f"capturing output {stream.session.output.name}")
+        session = stream.session
+        native.log(native.LOG_INFO, f"capturing {session.source_name} with {session.protocol_name} "
+                                    f"({session.protocol_reason})")
         self._update_status()
 
     def _stop(self) -> None:
@@ -316,8 +334,9 @@ class SourceController:
         sync = ", " + _describe_sync(*native.sync_status()) if backend == "dmabuf" else ""
         if backend == "shm":
             sync = ", copied (no fences needed)"
-        self._set_status(f"capturing {session.output.name}: {backend}{reason}, {fmt}{modifier}{sync}, "
-                         f"{self.fps:.1f} fps")
+        target = session.output.name if session.window is None else session.source_name
+        self._set_status(f"capturing {target}: {backend}{reason}, {fmt}{modifier}{sync}, {self.fps:.1f} fps, "
+                         f"{session.protocol_name} ({session.protocol_reason})")
 
     def _set_status(self, status: str) -> None:
         self.status = status
@@ -347,12 +366,22 @@ def controllers() -> list[SourceController]:
 
 
 def _refresh_output_list() -> None:
+    """Refresh the outputs and windows the properties dialog lists."""
+    windows = ""
     try:
         with Connection() as connection:
             lines = "".join(f"{o.name}\t{o.info().description or o.name}\n" for o in connection.outputs.all())
+            try:
+                toplevels = ToplevelList(connection)
+            except WlcapError:  # no ext-foreign-toplevel-list: no windows to offer
+                pass
+            else:
+                windows = "".join(f"{t.app_id or t.title}\t{t.info().label}\n" for t in toplevels.all())
+                toplevels.destroy()
     except WlcapError:
         lines = ""
     native.set_output_list(lines)
+    native.set_window_list(windows)
 
 
 def _handle_event(event: native.SourceEvent) -> None:

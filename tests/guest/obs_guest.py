@@ -30,16 +30,25 @@ def set_background(colour: Colour) -> None:
     raise AssertionError(f"{' '.join(command)}: {result.stdout.strip()} {result.stderr.strip()}")
 
 
-def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extra_env: str) -> ObsHost:
-    set_background(COLOUR)
+def launch_obs(binary: Path, width: int = WIDTH, height: int = HEIGHT, **extra_env: str) -> ObsHost:
+    """The OBS host on Wayland EGL with the wlcap script loaded, no source yet."""
     env = dict(os.environ, OBS_HOST_PLATFORM="wayland",
                WLCAP_PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "obs_plugin")]), **extra_env)
     # OBS 32 finds obspython relative to its executable; this host is not /usr/bin/obs.
     env["PYTHONPATH"] = os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
-    host = ObsHost(binary, env, WIDTH, HEIGHT)
+    host = ObsHost(binary, env, width, height)
     host.ok("script", str(SCRIPT))
+    return host
+
+
+def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extra_env: str) -> ObsHost:
+    """OBS with a source "cap" capturing the output, showing COLOUR. wlr-screencopy: some tests count
+    frames of a static screen, which ext-image-copy-capture rightly does not send."""
+    set_background(COLOUR)
+    host = launch_obs(binary, **extra_env)
     if create:
-        host.ok("create", "cap", "wlcap_capture", json.dumps({"backend": backend}, separators=(",", ":")))
+        settings = {"backend": backend, "protocol": "wlr"}
+        host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
     return host
 
 

@@ -9,7 +9,7 @@
  *   hide NAME / show NAME  remove it from / add it back to the scene
  *   release NAME           release the source (destroyed)
  *   size NAME              its width and height
- *   props NAME             its properties: the output list and the status text
+ *   props NAME             its properties: the output and window lists and the status text
  *   grab PATH FRAMES       wait FRAMES composed frames, write the last one (BGRA) to PATH
  *   stats NAME             the source's "get_stats" proc (render figures) and OBS's frame times
  *   types                  the input source types
@@ -113,21 +113,30 @@ static void json_string(char *out, size_t size, const char *text)
 	out[o] = '\0';
 }
 
+/* A list property's values as JSON strings, comma-separated. */
+static void list_values(obs_properties_t *props, const char *name, char *items, size_t size)
+{
+	char escaped[1024];
+	obs_property_t *list = obs_properties_get(props, name);
+	size_t count = list ? obs_property_list_item_count(list) : 0;
+	size_t o = 0;
+	items[0] = '\0';
+	for (size_t k = 0; k < count && o < size; k++) {
+		json_string(escaped, sizeof(escaped), obs_property_list_item_string(list, k));
+		o += snprintf(items + o, size - o, "%s\"%s\"", k ? "," : "", escaped);
+	}
+}
+
 static void do_props(int i)
 {
 	obs_properties_t *props = obs_source_properties(sources[i].source);
-	char items[4096] = "", status[1024] = "", escaped[1024];
-	obs_property_t *output = obs_properties_get(props, "output");
-	size_t count = output ? obs_property_list_item_count(output) : 0;
-	size_t o = 0;
-	for (size_t k = 0; k < count; k++) {
-		json_string(escaped, sizeof(escaped), obs_property_list_item_string(output, k));
-		o += snprintf(items + o, sizeof(items) - o, "%s\"%s\"", k ? "," : "", escaped);
-	}
+	char items[4096], windows[4096], status[1024] = "";
+	list_values(props, "output", items, sizeof(items));
+	list_values(props, "window", windows, sizeof(windows));
 	obs_property_t *status_prop = obs_properties_get(props, "status");
 	if (status_prop)
 		json_string(status, sizeof(status), obs_property_description(status_prop));
-	reply("{\"ok\":true,\"outputs\":[%s],\"status\":\"%s\"}", items, status);
+	reply("{\"ok\":true,\"outputs\":[%s],\"windows\":[%s],\"status\":\"%s\"}", items, windows, status);
 	obs_properties_destroy(props);
 }
 

@@ -9,7 +9,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 SHARE=${1:-$(mktemp -d /tmp/wlcap-vm-tests.XXXXXX)}
 mkdir -p "$SHARE/src"
 (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$SHARE/src"
-# WLCAP_GUEST_RUN=bench runs tests/vm/bench/guest-run.sh (the explicit-sync benchmark) instead.
+# WLCAP_GUEST_RUN=fence-bench or damage-bench runs that directory's guest-run.sh (a benchmark) instead.
 cp "$HERE/${WLCAP_GUEST_RUN:-capture}/guest-run.sh" "$SHARE/guest-run.sh"
 # Knobs that reach the guest (wlcap_build_checkout sources guest-env there).
 : > "$SHARE/guest-env"

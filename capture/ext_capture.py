@@ -1,0 +1,233 @@
+"""ext-image-copy-capture-v1 protocol objects as explicit state machines.
+
+A session (ext_image_copy_capture_session_v1) lives for the whole stream:
+
+    NEGOTIATING --done--> READY --(buffer_size | shm_format | dmabuf_* ... done)--> READY (renegotiated)
+    any live state --stopped--> STOPPED;   any state --destroy--> DESTROYED
+
+Constraints may be sent again at any time; each `done` publishes a new, complete `ExtConstraints`.
+
+A frame (ext_image_copy_capture_frame_v1) is single-use:
+
+    ATTACHING --capture--> CAPTURING --ready--> READY;   ATTACHING/CAPTURING --failed--> FAILED
+    any state --destroy--> DESTROYED
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum, auto
+from typing import TYPE_CHECKING, Any
+
+from .buffers import Buffer, BufferKind, BufferSpec
+from .errors import ProtocolStateError
+from .formats import drm_from_shm, fourcc, lookup
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+Rect = tuple[int, int, int, int]  # x, y, width, height in buffer pixels
+
+EXT_OPTIONS_PAINT_CURSORS = 1  # enum ext_image_copy_capture_manager_v1.options
+
+
+class FailureReason(IntEnum):
+    """enum ext_image_copy_capture_frame_v1.failure_reason"""
+
+    UNKNOWN = 0
+    BUFFER_CONSTRAINTS = 1
+    STOPPED = 2
+
+
+# Formats wlcap prefers when the compositor offers several, best first: the ones every consumer
+# (OBS included) reads natively.
+_PREFERRED = [fourcc(code) for code in ("XR24", "AR24", "XB24", "AB24")]
+
+
+def _rank(drm_format: int) -> tuple[int, int]:
+    return (_PREFERRED.index(drm_format) if drm_format in _PREFERRED else len(_PREFERRED), drm_format)
+
+
+@dataclass(frozen=True)
+class ExtConstraints:
+    """One complete set of buffer constraints (everything between two `done` events)."""
+
+    width: int
+    height: int
+    shm_formats: tuple[int, ...]  # DRM fourccs, in the order offered
+    dmabuf_device: int | None  # dev_t
+    dmabuf_formats: dict[int, tuple[int, ...]] = field(default_factory=dict)  # fourcc -> modifiers
+
+    @property
+    def shm_spec(self) -> BufferSpec | None:
+        known = [f for f in self.shm_formats if lookup(f) is not None]
+        if not known:
+            return None
+        chosen = min(known, key=_rank)
+        stride = self.width * lookup(chosen).bytes_per_pixel  # type: ignore[union-attr]
+        return BufferSpec(BufferKind.SHM, self.width, self.height, chosen, stride)
+
+    @property
+    def dmabuf_spec(self) -> BufferSpec | None:
+        if not self.dmabuf_formats:
+            return None
+        chosen = min(self.dmabuf_formats, key=_rank)
+        return BufferSpec(BufferKind.DMABUF, self.width, self.height, chosen, 0,
+                          tuple(sorted(self.dmabuf_formats[chosen])))
+
+
+class SessionState(Enum):
+    NEGOTIATING = auto()
+    READY = auto()
+    STOPPED = auto()
+    DESTROYED = auto()
+
+
+class ImageCopySession:
+    """ext_image_copy_capture_session_v1: collects constraints, reports each complete set and `stopped`."""
+
+    def __init__(self, connection: Connection, proxy: Any,
+                 on_constraints: Callable[[ExtConstraints], None], on_stopped: Callable[[], None]) -> None:
+        self.proxy = proxy
+        self.state = SessionState.NEGOTIATING
+        self.constraints: ExtConstraints | None = None
+        self.negotiations = 0  # how many `done` events arrived (more than one: renegotiated)
+        self._on_constraints = on_constraints
+        self._on_stopped = on_stopped
+        self._reset_pending()
+        guard = connection.guard
+        for event in ("buffer_size", "shm_format", "dmabuf_device", "dmabuf_format", "done", "stopped"):
+            proxy.dispatcher[event] = guard(getattr(self, f"_handle_{event}"))
+
+    def _reset_pending(self) -> None:
+        self._size: tuple[int, int] | None = None
+        self._shm: list[int] = []
+        self._device: int | None = None
+        self._dmabuf: dict[int, tuple[int, ...]] = {}
+
+    def _expect_live(self, event: str) -> None:
+        if self.state not in (SessionState.NEGOTIATING, SessionState.READY):
+            raise ProtocolStateError(f"ext_image_copy_capture_session_v1.{event} in state {self.state.name}")
+
+    def _handle_buffer_size(self, _proxy: Any, width: int, height: int) -> None:
+        self._expect_live("buffer_size")
+        self._size = (width, height)
+
+    def _handle_shm_format(self, _proxy: Any, shm_format: int) -> None:
+        self._expect_live("shm_format")
+        self._shm.append(drm_from_shm(shm_format))
+
+    def _handle_dmabuf_device(self, _proxy: Any, device: bytes) -> None:
+        self._expect_live("dmabuf_device")
+        self._device = struct.unpack("=Q", device[:8])[0] if len(device) >= 8 else struct.unpack(
+            "=I", device[:4])[0]
+
+    def _handle_dmabuf_format(self, _proxy: Any, drm_format: int, modifiers: bytes) -> None:
+        self._expect_live("dmabuf_format")
+        # wl_array of uint64 modifiers arrives as bytes
+        self._dmabuf[drm_format] = tuple(m for (m,) in struct.iter_unpack("=Q", modifiers))
+
+    def _handle_done(self, _proxy: Any) -> None:
+        self._expect_live("done")
+        if self._size is None:
+            raise ProtocolStateError("ext_image_copy_capture_session_v1.done without buffer_size")
+        self.constraints = ExtConstraints(self._size[0], self._size[1], tuple(self._shm), self._device,
+                                          dict(self._dmabuf))
+        self._reset_pending()
+        self.state = SessionState.READY
+        self.negotiations += 1
+        self._on_constraints(self.constraints)
+
+    def _handle_stopped(self, _proxy: Any) -> None:
+        if self.state in (SessionState.STOPPED, SessionState.DESTROYED):
+            return
+        self.state = SessionState.STOPPED
+        self._on_stopped()
+
+    def create_frame(self, connection: Connection, on_done: Callable[[ImageCopyFrame], None]) -> ImageCopyFrame:
+        if self.state is not SessionState.READY:
+            raise ProtocolStateError(f"create_frame on a session in state {self.state.name}")
+        return ImageCopyFrame(connection, self.proxy.create_frame(), on_done)
+
+    def destroy(self) -> None:
+        if self.state is SessionState.DESTROYED:
+            return
+        self.state = SessionState.DESTROYED
+        if not self.proxy.destroyed:
+            self.proxy.destroy()
+
+
+class FrameState(Enum):
+    ATTACHING = auto()
+    CAPTURING = auto()
+    READY = auto()
+    FAILED = auto()
+    DESTROYED = auto()
+
+
+class ImageCopyFrame:
+    """ext_image_copy_capture_frame_v1: one capture into one attached buffer."""
+
+    def __init__(self, connection: Connection, proxy: Any, on_done: Callable[[ImageCopyFrame], None]) -> None:
+        self.proxy = proxy
+        self.state = FrameState.ATTACHING
+        self.buffer: Buffer | None = None
+        self.transform = 0  # enum wl_output.transform
+        self.damage: list[Rect] = []
+        self.timestamp_ns = 0
+        self.failure: FailureReason | None = None
+        self.negotiation = 0  # which set of constraints (ImageCopySession.negotiations) it was made under
+        self._on_done = on_done
+        guard = connection.guard
+        for event in ("transform", "damage", "presentation_time", "ready", "failed"):
+            proxy.dispatcher[event] = guard(getattr(self, f"_handle_{event}"))
+
+    def _expect(self, event: str, *states: FrameState) -> None:
+        if self.state not in states:
+            raise ProtocolStateError(f"ext_image_copy_capture_frame_v1.{event} in state {self.state.name}")
+
+    def capture(self, buffer: Buffer, damage: list[Rect]) -> None:
+        """Attach buffer, tell the compositor which parts of it are stale (`damage`), and capture."""
+        self._expect("capture", FrameState.ATTACHING)
+        self.buffer = buffer
+        self.proxy.attach_buffer(buffer.wl_buffer)
+        for x, y, w, h in damage:
+            self.proxy.damage_buffer(x, y, w, h)
+        self.proxy.capture()
+        self.state = FrameState.CAPTURING
+
+    def _handle_transform(self, _proxy: Any, transform: int) -> None:
+        self._expect("transform", FrameState.CAPTURING)
+        self.transform = transform
+
+    def _handle_damage(self, _proxy: Any, x: int, y: int, width: int, height: int) -> None:
+        self._expect("damage", FrameState.CAPTURING)
+        self.damage.append((x, y, width, height))
+
+    def _handle_presentation_time(self, _proxy: Any, sec_hi: int, sec_lo: int, nsec: int) -> None:
+        self._expect("presentation_time", FrameState.CAPTURING)
+        self.timestamp_ns = ((sec_hi << 32) | sec_lo) * 1_000_000_000 + nsec
+
+    def _handle_ready(self, _proxy: Any) -> None:
+        self._expect("ready", FrameState.CAPTURING)
+        self.state = FrameState.READY
+        self._on_done(self)
+
+    def _handle_failed(self, _proxy: Any, reason: int) -> None:
+        self._expect("failed", FrameState.ATTACHING, FrameState.CAPTURING)
+        try:
+            self.failure = FailureReason(reason)
+        except ValueError:
+            self.failure = FailureReason.UNKNOWN
+        self.state = FrameState.FAILED
+        self._on_done(self)
+
+    def destroy(self) -> None:
+        """Destroy the protocol object; late events for it are ignored from here on."""
+        if self.state is FrameState.DESTROYED:
+            return
+        self.state = FrameState.DESTROYED
+        if not self.proxy.destroyed:
+            self.proxy.destroy()

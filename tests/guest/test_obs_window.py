@@ -1,0 +1,113 @@
+"""Window capture in OBS: OBS 32 in the guest tier shows a test client's window through
+ext-image-copy-capture-v1 (DMA-BUF), says when the window closes, and resumes when a window of the
+same app id opens again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from obs_guest import launch_obs
+from obshost import ObsHost, bgra_pixel
+
+pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
+                                reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
+
+REPO = Path(__file__).resolve().parent.parent.parent
+SCRIPT = REPO / "obs_plugin" / "wlcap.py"
+APP_ID = "wlcap.obs"
+WIDTH, HEIGHT = 320, 200
+TOLERANCE = 2
+
+
+def start_obs(binary: Path, settings: dict[str, str] | None) -> ObsHost:
+    host = launch_obs(binary, WIDTH, HEIGHT)
+    if settings is not None:
+        host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
+    return host
+
+
+def open_window(colour: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen([sys.executable, "-m", "capture.testwindow", "--app-id", APP_ID,
+                                "--title", "OBS test window", "--colour", colour],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert process.stdout is not None and process.stdout.readline().startswith("drawn ")
+    return process  # floating at its own size: test_ext_capture's rule, set again below
+
+
+def close_window(process: subprocess.Popen[str]) -> None:
+    if process.poll() is None:
+        assert process.stdin is not None
+        process.stdin.write("quit\n")
+        process.stdin.flush()
+        process.wait(10)
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            pipe.close()
+
+
+def worst_difference(frame: bytes, colour: tuple[int, int, int]) -> int:
+    points = [(x * (WIDTH - 1) // 15, y * (HEIGHT - 1) // 15) for x in range(16) for y in range(16)]
+    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, WIDTH, x, y), colour, strict=True))
+               for x, y in points)
+
+
+def wait_for(host: ObsHost, check, timeout: float = 90) -> str:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while True:
+        props = host.ok("props", "cap")
+        if check(props) or time.monotonic() > deadline:
+            return str(props["status"])
+        time.sleep(0.5)
+
+
+def wait_for_colour(host: ObsHost, colour: tuple[int, int, int], timeout: float = 90) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        difference = worst_difference(host.grab(2), colour)
+        if difference <= TOLERANCE or time.monotonic() > deadline:
+            return difference
+        time.sleep(0.5)
+
+
+def test_obs_captures_a_window_and_resumes_when_its_app_returns(obs_host_binary: Path,
+                                                                guest_baseline_leaks: int) -> None:
+    subprocess.run(["swaymsg", "for_window", '[app_id="^wlcap"]', "floating", "enable"], check=True,
+                   capture_output=True, timeout=30)
+    first = open_window("c83c28")
+    host = start_obs(obs_host_binary, {"target": "window", "window": APP_ID, "backend": "dmabuf"})
+    second = None
+    try:
+        status = wait_for(host, lambda p: "fps" in p["status"] and "negotiating" not in p["status"])
+        print("status:", status)
+        assert status.startswith(f"Status: capturing window 'OBS test window [{APP_ID}]': dmabuf"), status
+        assert status.endswith("ext-image-copy-capture-v1 (window capture)"), status
+        assert wait_for_colour(host, (200, 60, 40)) <= TOLERANCE
+        assert APP_ID in host.ok("props", "cap")["windows"]
+        close_window(first)
+        status = wait_for(host, lambda p: "no window" in p["status"])
+        print("closed:", status)
+        assert status == f"Status: error: no window '{APP_ID}' (windows: none)", status
+        assert APP_ID in host.ok("props", "cap")["windows"]  # remembered while it is not open
+        second = open_window("2864c8")
+        status = wait_for(host, lambda p: "fps" in p["status"] and "negotiating" not in p["status"])
+        assert status.startswith(f"Status: capturing window 'OBS test window [{APP_ID}]'"), status
+        assert wait_for_colour(host, (40, 100, 200)) <= TOLERANCE
+        log = host.log()
+        assert f"[wlcap] window 'OBS test window [{APP_ID}]' closed; retrying" in log
+        assert "Traceback" not in log
+        assert host.quit() == guest_baseline_leaks
+    finally:
+        share = os.environ.get("WLCAP_SHARE")
+        if share:
+            Path(share, "obs-window.log").write_text(host.log())
+        host.cleanup()
+        close_window(first)
+        if second is not None:
+            close_window(second)
