@@ -68,17 +68,17 @@ def wait_for_status(host: ObsHost, text: str, timeout: float = 60) -> str:
         time.sleep(0.5)
 
 
-def worst_difference(frame: bytes, colour: Colour = COLOUR) -> int:
+def worst_difference(frame: bytes, colour: Colour = COLOUR, width: int = WIDTH, height: int = HEIGHT) -> int:
     """The largest channel difference from `colour` over a grid of points covering the whole canvas."""
-    points = [(x * (WIDTH - 1) // 15, y * (HEIGHT - 1) // 15) for x in range(16) for y in range(16)]
-    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, WIDTH, x, y), colour, strict=True))
+    points = [(x * (width - 1) // 15, y * (height - 1) // 15) for x in range(16) for y in range(16)]
+    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, width, x, y), colour, strict=True))
                for x, y in points)
 
 
 def wait_for_colour(host: ObsHost, colour: Colour = COLOUR, timeout: float = 60) -> int:
     deadline = time.monotonic() + timeout
     while True:
-        difference = worst_difference(host.grab(2), colour)
+        difference = worst_difference(host.grab(2), colour, host.width, host.height)
         if difference <= TOLERANCE or time.monotonic() > deadline:
             return difference
         time.sleep(0.5)

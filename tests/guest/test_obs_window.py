@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from obs_guest import launch_obs
-from obshost import ObsHost, bgra_pixel
+from obs_guest import TOLERANCE, launch_obs, wait_for_colour
+from obshost import ObsHost
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
@@ -22,7 +22,6 @@ REPO = Path(__file__).resolve().parent.parent.parent
 SCRIPT = REPO / "obs_plugin" / "wlcap.py"
 APP_ID = "wlcap.obs"
 WIDTH, HEIGHT = 320, 200
-TOLERANCE = 2
 
 
 def start_obs(binary: Path, settings: dict[str, str] | None) -> ObsHost:
@@ -52,27 +51,12 @@ def close_window(process: subprocess.Popen[str]) -> None:
             pipe.close()
 
 
-def worst_difference(frame: bytes, colour: tuple[int, int, int]) -> int:
-    points = [(x * (WIDTH - 1) // 15, y * (HEIGHT - 1) // 15) for x in range(16) for y in range(16)]
-    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, WIDTH, x, y), colour, strict=True))
-               for x, y in points)
-
-
 def wait_for(host: ObsHost, check, timeout: float = 90) -> str:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while True:
         props = host.ok("props", "cap")
         if check(props) or time.monotonic() > deadline:
             return str(props["status"])
-        time.sleep(0.5)
-
-
-def wait_for_colour(host: ObsHost, colour: tuple[int, int, int], timeout: float = 90) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        difference = worst_difference(host.grab(2), colour)
-        if difference <= TOLERANCE or time.monotonic() > deadline:
-            return difference
         time.sleep(0.5)
 
 
@@ -88,7 +72,7 @@ def test_obs_captures_a_window_and_resumes_when_its_app_returns(obs_host_binary:
         print("status:", status)
         assert status.startswith(f"Status: capturing window 'OBS test window [{APP_ID}]': dmabuf"), status
         assert status.endswith("ext-image-copy-capture-v1 (window capture)"), status
-        assert wait_for_colour(host, (200, 60, 40)) <= TOLERANCE
+        assert wait_for_colour(host, (200, 60, 40), timeout=90) <= TOLERANCE
         assert APP_ID in host.ok("props", "cap")["windows"]
         close_window(first)
         status = wait_for(host, lambda p: "no window" in p["status"])
@@ -98,7 +82,7 @@ def test_obs_captures_a_window_and_resumes_when_its_app_returns(obs_host_binary:
         second = open_window("2864c8")
         status = wait_for(host, lambda p: "fps" in p["status"] and "negotiating" not in p["status"])
         assert status.startswith(f"Status: capturing window 'OBS test window [{APP_ID}]'"), status
-        assert wait_for_colour(host, (40, 100, 200)) <= TOLERANCE
+        assert wait_for_colour(host, (40, 100, 200), timeout=90) <= TOLERANCE
         log = host.log()
         assert f"[wlcap] window 'OBS test window [{APP_ID}]' closed; retrying" in log
         assert "Traceback" not in log
