@@ -45,7 +45,7 @@ def main() -> int:
 
     sway = SwayHeadless(args.width, args.height)
     xvfb = Xvfb()
-    animator = ColourCycle(sway, "HEADLESS-1", DEMO_COLOURS, 0.25)  # moving content
+    animator = ColourCycle(lambda colour: sway.show_colour("HEADLESS-1", colour), DEMO_COLOURS, 0.25)  # moving content
     obs = None
     try:
         obs = ObsApp(obs_env(sway.env, xvfb.display), REPO / "obs_plugin" / "wlcap.py", args.out,

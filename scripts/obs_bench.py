@@ -52,7 +52,7 @@ def main() -> int:
     xvfb = Xvfb()
     host = None
     # A changing screen, so that every frame carries new pixels.
-    animator = ColourCycle(sway, "HEADLESS-1", DEMO_COLOURS, 0.1)
+    animator = ColourCycle(lambda colour: sway.show_colour("HEADLESS-1", colour), DEMO_COLOURS, 0.1)
     try:
         binary = build_obs_host(Path(tempfile.mkdtemp(prefix="wlcap-bench-")))
         env = dict(sway.env, DISPLAY=xvfb.display, WLCAP_PYTHONPATH=pythonpath())

@@ -14,13 +14,13 @@ import json
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(REPO / "tests" / "guest")]
 
+from compositor import ColourCycle  # noqa: E402
 from obs_guest import COLOUR, set_background, start_obs, wait_for_status  # noqa: E402
 from obshost import build_obs_host  # noqa: E402
 
@@ -30,15 +30,7 @@ OTHER_COLOUR = (30, 170, 90)
 def measure(binary: Path, explicit: bool, seconds: float) -> dict[str, float | int | str]:
     env = {} if explicit else {"WLCAP_EXPLICIT_SYNC": "0"}
     host = start_obs(binary, **env)
-    stop = threading.Event()
-
-    def change_the_screen() -> None:  # every frame new pixels, as in a stream
-        flip = False
-        while not stop.wait(0.5):
-            set_background(OTHER_COLOUR if flip else COLOUR)
-            flip = not flip
-
-    changer = threading.Thread(target=change_the_screen)
+    changer = ColourCycle(set_background, [OTHER_COLOUR, COLOUR], 0.5)  # new pixels, as in a stream
     try:
         status = wait_for_status(host, "explicit sync" if explicit else "implicit sync", timeout=120)
         changer.start()
@@ -47,9 +39,7 @@ def measure(binary: Path, explicit: bool, seconds: float) -> dict[str, float | i
         time.sleep(seconds)
         after = host.ok("stats", "cap")
     finally:
-        stop.set()
-        if changer.is_alive():
-            changer.join()
+        changer.stop()
         host.quit()
         host.cleanup()
 

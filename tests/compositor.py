@@ -15,7 +15,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 UNPRIVILEGED_UID = 65534  # nobody
 
@@ -147,21 +149,24 @@ class SwayHeadless(HeadlessCompositor):
 DEMO_COLOURS = ["#c0392b", "#27ae60", "#2980b9", "#f39c12"]
 
 
-class ColourCycle:
-    """A background thread that switches an output's background through `colours` every
-    `interval` seconds, until stopped."""
+C = TypeVar("C")  # a colour, in whatever form `show` takes
 
-    def __init__(self, sway: SwayHeadless, output: str, colours: list[str], interval: float) -> None:
+
+class ColourCycle(Generic[C]):
+    """A background thread that shows `colours` in turn, one every `interval` seconds, until stopped.
+    `show` puts one on screen (e.g. ``lambda c: sway.show_colour("HEADLESS-1", c)``)."""
+
+    def __init__(self, show: Callable[[C], object], colours: Sequence[C], interval: float) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(sway, output, colours, interval), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(show, colours, interval), daemon=True)
 
-    def _run(self, sway: SwayHeadless, output: str, colours: list[str], interval: float) -> None:
+    def _run(self, show: Callable[[C], object], colours: Sequence[C], interval: float) -> None:
         index = 0
         while not self._stop.wait(interval):
-            sway.show_colour(output, colours[index % len(colours)])
+            show(colours[index % len(colours)])
             index += 1
 
-    def start(self) -> ColourCycle:
+    def start(self) -> ColourCycle[C]:
         self._thread.start()
         return self
 
