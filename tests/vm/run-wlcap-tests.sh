@@ -11,9 +11,10 @@ mkdir -p "$SHARE/src"
 (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$SHARE/src"
 # WLCAP_GUEST_RUN=fence-bench or damage-bench runs that directory's guest-run.sh (a benchmark) instead.
 cp "$HERE/${WLCAP_GUEST_RUN:-capture}/guest-run.sh" "$SHARE/guest-run.sh"
-# Knobs that reach the guest (wlcap_build_checkout sources guest-env there).
+# Knobs that reach the guest (wlcap_build_checkout sources guest-env there). WLCAP_GUEST_TESTS: which
+# tests the capture run takes (pytest arguments, e.g. "tests/guest/test_cursor.py"); all of tests/guest by default.
 : > "$SHARE/guest-env"
-for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS; do
+for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS WLCAP_GUEST_TESTS; do
   [ -n "${!name:-}" ] && printf 'export %s=%q\n' "$name" "${!name}" >> "$SHARE/guest-env"
 done
 "$HERE/run-guest.sh" -t "${WLCAP_VM_TIMEOUT:-600}" "$SHARE"
