@@ -44,10 +44,12 @@ class FailureReason(IntEnum):
 # Formats wlcap prefers when the compositor offers several, best first: the ones every consumer
 # (OBS included) reads natively.
 _PREFERRED = [fourcc(code) for code in ("XR24", "AR24", "XB24", "AB24")]
+# A cursor image is drawn over the frame: its alpha matters.
+PREFERRED_WITH_ALPHA = [fourcc(code) for code in ("AR24", "AB24")]
 
 
-def _rank(drm_format: int) -> tuple[int, int]:
-    return (_PREFERRED.index(drm_format) if drm_format in _PREFERRED else len(_PREFERRED), drm_format)
+def _rank(drm_format: int, preferred: list[int] = _PREFERRED) -> tuple[int, int]:
+    return (preferred.index(drm_format) if drm_format in preferred else len(preferred), drm_format)
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,14 @@ class ExtConstraints:
 
     @property
     def shm_spec(self) -> BufferSpec | None:
+        return self.shm_spec_preferring(_PREFERRED)
+
+    def shm_spec_preferring(self, preferred: list[int]) -> BufferSpec | None:
+        """A shm buffer in the first of `preferred` offered (else any format wlcap knows)."""
         known = [f for f in self.shm_formats if lookup(f) is not None]
         if not known:
             return None
-        chosen = min(known, key=_rank)
+        chosen = min(known, key=lambda f: _rank(f, preferred))
         stride = self.width * lookup(chosen).bytes_per_pixel  # type: ignore[union-attr]
         return BufferSpec(BufferKind.SHM, self.width, self.height, chosen, stride)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .connection import Connection
+from .cursor import CursorState, PointerCursor
 from .damage import DamageTracker
 from .errors import (
     CaptureFailedError,
@@ -45,7 +46,7 @@ class ExtCaptureSession(CaptureSession):
 
     def __init__(self, connection: Connection, options: CaptureOptions,
                  on_frame: Callable[[Frame], None], on_error: Callable[[WlcapError], None],
-                 protocol_reason: str = "") -> None:
+                 protocol_reason: str = "", on_cursor: Callable[[CursorState], None] | None = None) -> None:
         manager = connection.require("ext_image_copy_capture_manager_v1", "screen capture")
         self._init_common(connection, options, on_frame, on_error, protocol_reason)
         self._toplevels: ToplevelList | None = None
@@ -63,6 +64,8 @@ class ExtCaptureSession(CaptureSession):
             paint = EXT_OPTIONS_PAINT_CURSORS if options.cursor_mode is CursorMode.PAINTED else 0
             self._session = ImageCopySession(connection, manager.create_session(self._source, paint),
                                              self._handle_constraints_changed, self._handle_stopped)
+            if options.cursor_mode is CursorMode.SEPARATE:
+                self.cursor = PointerCursor(connection, manager, self._source, on_cursor or (lambda _state: None))
         except BaseException:
             self._destroy_source()
             raise
@@ -206,6 +209,8 @@ class ExtCaptureSession(CaptureSession):
         if self.closed:
             return
         super().close()
+        if self.cursor is not None:
+            self.cursor.close()
         self._session.destroy()
         self._destroy_source()
 

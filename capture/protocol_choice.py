@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .connection import Connection
+from .cursor import CursorState
 from .errors import MissingProtocolError, WlcapError
 from .ext_session import ExtCaptureSession
 from .session import CaptureOptions, CaptureProtocol, CaptureSession, Frame
@@ -43,8 +44,10 @@ def choose(connection: Connection, options: CaptureOptions) -> tuple[CaptureProt
 
 
 def open_session(connection: Connection, options: CaptureOptions, on_frame: Callable[[Frame], None],
-                 on_error: Callable[[WlcapError], None]) -> CaptureSession:
+                 on_error: Callable[[WlcapError], None],
+                 on_cursor: Callable[[CursorState], None] | None = None) -> CaptureSession:
+    """A session for `options`; `on_cursor` hears of the cursor in CursorMode.SEPARATE (ext only)."""
     protocol, reason = choose(connection, options)
     if protocol is CaptureProtocol.EXT:
-        return ExtCaptureSession(connection, options, on_frame, on_error, reason)
+        return ExtCaptureSession(connection, options, on_frame, on_error, reason, on_cursor)
     return CaptureSession(connection, options, on_frame, on_error, reason)

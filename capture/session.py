@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .buffers import Buffer, BufferKind, BufferSpec
 from .connection import Connection
@@ -32,6 +32,9 @@ from .pool import Allocator, BufferPool
 from .region import Region
 from .screencopy import FrameState, ScreencopyFrame
 from .shm import ShmAllocator
+
+if TYPE_CHECKING:
+    from .cursor import PointerCursor
 
 log = logging.getLogger("wlcap")
 
@@ -53,6 +56,10 @@ class CaptureProtocol(Enum):
 class CursorMode(Enum):
     HIDDEN = "hidden"
     PAINTED = "painted"  # the compositor paints the cursor into each frame
+    # Frames without the cursor, and the cursor (position, hotspot, image) apart, for the consumer to
+    # draw or not (ext-image-copy-capture-v1's cursor session; wlr-screencopy, which has none, does
+    # what CaptureOptions.separate_cursor_fallback says).
+    SEPARATE = "separate"
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,9 @@ class CaptureOptions:
     output: str | None = None
     region: Region | None = None
     cursor: bool | CursorMode = False  # True: PAINTED, False: HIDDEN
+    # What wlr-screencopy, which has no cursor session, does for CursorMode.SEPARATE: PAINTED (show
+    # it) or HIDDEN (a consumer that would not draw it now).
+    separate_cursor_fallback: CursorMode = CursorMode.PAINTED
     backend: Backend = Backend.AUTO
     # copy_with_damage: the compositor answers only once the screen changed (a static screen never
     # answers), and reports what changed.
@@ -147,12 +157,17 @@ class CaptureSession:
         if options.window is not None:
             raise MissingProtocolError("window capture needs ext-image-copy-capture-v1; "
                                        "wlr-screencopy captures outputs only")
-        if options.cursor_mode not in (CursorMode.HIDDEN, CursorMode.PAINTED):
-            raise MissingProtocolError(f"cursor mode {options.cursor_mode.value!r} needs ext-image-copy-capture-v1")
         self.manager = connection.require("zwlr_screencopy_manager_v1", "screen capture")
         self.window = None  # wlr-screencopy captures outputs only
         self._init_common(connection, options, on_frame, on_error, protocol_reason)
         self._init_output(connection, options)
+        mode = options.cursor_mode
+        if mode is CursorMode.SEPARATE:
+            mode = options.separate_cursor_fallback
+            shown = "painted into frames" if mode is CursorMode.PAINTED else "left out of frames"
+            self.cursor_note = f"{shown}: a separate cursor needs ext-image-copy-capture-v1"
+            log.info("cursor %s", self.cursor_note)
+        self._paint_cursor = mode is CursorMode.PAINTED
 
     def _init_common(self, connection: Connection, options: CaptureOptions, on_frame: Callable[[Frame], None],
                      on_error: Callable[[WlcapError], None], protocol_reason: str) -> None:
@@ -161,6 +176,8 @@ class CaptureSession:
         self._on_frame = on_frame
         self._on_error = on_error
         self.protocol_reason = protocol_reason  # why this protocol was chosen, for the user
+        self.cursor_note = ""  # how the cursor mode asked for could not be met, for the user
+        self.cursor: PointerCursor | None = None  # the cursor captured apart (ext, CursorMode.SEPARATE)
         self._unsubscribe: Callable[[], None] = lambda: None
         self.pool: BufferPool | None = None
         self._dmabuf: DmabufAllocator | None = None
@@ -215,7 +232,7 @@ class CaptureSession:
             return False
         if self.pool is not None and self.pool.free_count == 0:
             return False
-        cursor = 1 if self.options.cursor else 0
+        cursor = 1 if self._paint_cursor else 0
         if self.compositor_region is None:
             proxy = self.manager.capture_output(cursor, self.output.proxy)
         else:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .connection import Connection
+from .cursor import HIDDEN_CURSOR, CursorState
 from .errors import CaptureFailedError, WlcapError
 from .protocol_choice import open_session
 from .session import CaptureOptions, Frame
@@ -49,11 +50,17 @@ class FrameStream:
 
     def __init__(self, options: CaptureOptions, display_name: str | None = None,
                  publish: Callable[[Frame], None] | None = None,
-                 housekeeping: Callable[[], None] | None = None) -> None:
+                 housekeeping: Callable[[], None] | None = None,
+                 on_cursor: Callable[[CursorState], None] | None = None) -> None:
         self.options = options
+        # CursorMode.SEPARATE: the newest cursor state (read from any thread), and `on_cursor` hears of
+        # each change on the capture thread (the OBS source hands it to C this way).
+        self.cursor: CursorState = HIDDEN_CURSOR
+        self._on_cursor = on_cursor
         self.connection = Connection(display_name)
         try:
-            self.session = open_session(self.connection, options, self._handle_frame, self._handle_error)
+            self.session = open_session(self.connection, options, self._handle_frame, self._handle_error,
+                                        self._handle_cursor)
         except BaseException:
             self.connection.close()
             raise
@@ -179,6 +186,11 @@ class FrameStream:
         if dropped is not None:
             self.frames_dropped += 1
             dropped.release()
+
+    def _handle_cursor(self, state: CursorState) -> None:
+        self.cursor = state
+        if self._on_cursor is not None:
+            self._on_cursor(state)
 
     def _handle_error(self, exc: WlcapError) -> None:
         if isinstance(exc, CaptureFailedError):
