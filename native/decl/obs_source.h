@@ -58,6 +58,9 @@ struct wlcap_render_stats {
 	uint64_t releases_implicit;   /* DMA-BUF: no fence, explicit sync unavailable (implicit sync) */
 	uint64_t releases_at_stop;    /* DMA-BUF shown when capture stopped: its pool goes away with it */
 	uint64_t frames_returned;
+	/* The cursor OBS draws (ext cursor session): images turned into textures, and draws. */
+	uint64_t cursor_uploads;
+	uint64_t cursor_draws;
 	uint32_t width, height;       /* what the source reports to OBS */
 };
 
@@ -112,6 +115,15 @@ void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats 
 void wlcap_source_add_python_time(struct wlcap_source *src, uint64_t frames, uint64_t ns);
 /* The last failed DMA-BUF import (format, modifier), once; false when there was none since. */
 bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier);
+
+/* The cursor OBS draws over the frames (CursorMode.SEPARATE): a new image (premultiplied ARGB8888 or
+ * ABGR8888, rows of `stride` bytes; copied; false if unusable), the hotspot's position in the frame's
+ * buffer pixels and whether it is over the captured area, and the source's "Show cursor" setting,
+ * which takes effect at the next render without touching the capture. */
+bool wlcap_source_set_cursor_image(struct wlcap_source *src, const uint8_t *pixels, uint32_t width,
+		uint32_t height, uint32_t stride, uint32_t format, int32_t hotspot_x, int32_t hotspot_y);
+void wlcap_source_set_cursor_position(struct wlcap_source *src, bool inside, int32_t x, int32_t y);
+void wlcap_source_show_cursor(struct wlcap_source *src, bool shown);
 
 /* What OBS's renderer can import (call with the graphics context entered, e.g. from the capture
  * thread between obs_enter_graphics/obs_leave_graphics: wlcap_query_dmabuf does that itself).

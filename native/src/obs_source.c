@@ -24,6 +24,8 @@
 #include <graphics/matrix4.h>
 #include <util/platform.h>
 
+#include "cursor_overlay.h"
+#include "frame_geometry.h"
 #include "obs_source.h"
 #include "render_sync.h"
 
@@ -64,6 +66,7 @@ struct wlcap_source {
 	uint64_t failed_modifier;
 	char status[512];
 	struct wlcap_render_stats stats;
+	struct cursor_overlay cursor; /* its texture: render thread only */
 
 	/* Render thread only (and destroy, inside the graphics context). */
 	gs_texture_t *shm_texture;
@@ -186,6 +189,31 @@ void wlcap_source_clear(struct wlcap_source *src)
 	src->has_shown = false;
 	/* The render thread checks has_shown/has_draw under the lock before it draws an import. */
 	src->has_draw = false;
+	cursor_overlay_reset(&src->cursor);
+	pthread_mutex_unlock(&src->lock);
+}
+
+bool wlcap_source_set_cursor_image(struct wlcap_source *src, const uint8_t *pixels, uint32_t width,
+		uint32_t height, uint32_t stride, uint32_t format, int32_t hotspot_x, int32_t hotspot_y)
+{
+	pthread_mutex_lock(&src->lock);
+	bool kept = cursor_overlay_set_image(&src->cursor, pixels, width, height, stride, gs_format_for(format),
+			hotspot_x, hotspot_y);
+	pthread_mutex_unlock(&src->lock);
+	return kept;
+}
+
+void wlcap_source_set_cursor_position(struct wlcap_source *src, bool inside, int32_t x, int32_t y)
+{
+	pthread_mutex_lock(&src->lock);
+	cursor_overlay_set_position(&src->cursor, inside, x, y);
+	pthread_mutex_unlock(&src->lock);
+}
+
+void wlcap_source_show_cursor(struct wlcap_source *src, bool shown)
+{
+	pthread_mutex_lock(&src->lock);
+	src->cursor.shown = shown;
 	pthread_mutex_unlock(&src->lock);
 }
 
@@ -247,6 +275,8 @@ static void get_stats_proc(void *data, calldata_t *cd)
 	calldata_set_int(cd, "releases_implicit", (long long)stats.releases_implicit);
 	calldata_set_int(cd, "releases_at_stop", (long long)stats.releases_at_stop);
 	calldata_set_int(cd, "frames_returned", (long long)stats.frames_returned);
+	calldata_set_int(cd, "cursor_uploads", (long long)stats.cursor_uploads);
+	calldata_set_int(cd, "cursor_draws", (long long)stats.cursor_draws);
 }
 
 bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier)
@@ -458,95 +488,13 @@ static void take_pending(struct wlcap_source *src)
 	src->stats.frames_shown++;
 }
 
-/* An affine map of the plane, x' = a*x + b*y + tx, y' = c*x + d*y + ty. */
-struct affine {
-	float a, b, c, d, tx, ty;
-};
-
-static struct affine affine_then(struct affine first, struct affine second)
-{
-	struct affine r;
-	r.a = second.a * first.a + second.b * first.c;
-	r.b = second.a * first.b + second.b * first.d;
-	r.c = second.c * first.a + second.d * first.c;
-	r.d = second.c * first.b + second.d * first.d;
-	r.tx = second.a * first.tx + second.b * first.ty + second.tx;
-	r.ty = second.c * first.tx + second.d * first.ty + second.ty;
-	return r;
-}
-
-static void affine_apply(struct affine m, float x, float y, float *ox, float *oy)
-{
-	*ox = m.a * x + m.b * y + m.tx;
-	*oy = m.c * x + m.d * y + m.ty;
-}
-
-/* Buffer coordinates to upright output coordinates: undo y_invert, then the output transform (the
- * same order as capture/image.py on the CPU). Sets the upright size. */
-static struct affine buffer_to_upright(const struct wlcap_frame_desc *f, float *up_w, float *up_h)
-{
-	float w = (float)f->width, h = (float)f->height;
-	struct affine m = {1, 0, 0, 1, 0, 0};
-	if (f->y_invert)
-		m = (struct affine){1, 0, 0, -1, 0, h};
-	struct affine rotation;
-	switch (f->transform % 4) {
-	case 1: rotation = (struct affine){0, -1, 1, 0, h, 0}; break;  /* (x,y) -> (h - y, x) */
-	case 2: rotation = (struct affine){-1, 0, 0, -1, w, h}; break; /* (x,y) -> (w - x, h - y) */
-	case 3: rotation = (struct affine){0, 1, -1, 0, 0, w}; break;  /* (x,y) -> (y, w - x) */
-	default: rotation = (struct affine){1, 0, 0, 1, 0, 0}; break;
-	}
-	m = affine_then(m, rotation);
-	*up_w = f->transform % 2 ? h : w;
-	*up_h = f->transform % 2 ? w : h;
-	if (f->transform >= 4)
-		m = affine_then(m, (struct affine){-1, 0, 0, 1, *up_w, 0});
-	return m;
-}
-
-static void frame_size(const struct wlcap_frame_desc *f, uint32_t *width, uint32_t *height)
-{
-	if (f->crop_width > 0) {
-		*width = (uint32_t)f->crop_width;
-		*height = (uint32_t)f->crop_height;
-	} else {
-		*width = f->transform % 2 ? f->height : f->width;
-		*height = f->transform % 2 ? f->width : f->height;
-	}
-}
-
-static void draw_frame(struct wlcap_source *src)
+static void draw_frame(struct wlcap_source *src, const struct frame_geometry *geometry)
 {
 	const struct wlcap_frame_desc *f = &src->draw;
-	float up_w, up_h;
-	struct affine to_upright = buffer_to_upright(f, &up_w, &up_h);
-	float cx = 0, cy = 0, cw = up_w, ch = up_h;
-	if (f->crop_width > 0) {
-		cx = (float)f->crop_x;
-		cy = (float)f->crop_y;
-		cw = (float)f->crop_width;
-		ch = (float)f->crop_height;
-	}
-	/* The crop rectangle in buffer coordinates: the inverse map of its corners (the linear part is a
-	 * signed permutation, so its inverse is its transpose). */
-	struct affine inverse = {to_upright.a, to_upright.c, to_upright.b, to_upright.d, 0, 0};
-	inverse.tx = -(inverse.a * to_upright.tx + inverse.b * to_upright.ty);
-	inverse.ty = -(inverse.c * to_upright.tx + inverse.d * to_upright.ty);
-	float x0, y0, x1, y1;
-	affine_apply(inverse, cx, cy, &x0, &y0);
-	affine_apply(inverse, cx + cw, cy + ch, &x1, &y1);
-	float bx = x0 < x1 ? x0 : x1, by = y0 < y1 ? y0 : y1;
-	float bw = x0 < x1 ? x1 - x0 : x0 - x1, bh = y0 < y1 ? y1 - y0 : y0 - y1;
-
-	/* Sprite coordinates (0..bw, 0..bh) -> buffer (+bx, +by) -> upright -> minus the crop origin. */
-	struct affine m = affine_then((struct affine){1, 0, 0, 1, bx, by}, to_upright);
-	m.tx -= cx;
-	m.ty -= cy;
+	const float bx = geometry->bx, by = geometry->by, bw = geometry->bw, bh = geometry->bh;
+	/* Sprite coordinates (0..bw, 0..bh) -> buffer (+bx, +by) -> source. */
 	struct matrix4 matrix;
-	vec4_set(&matrix.x, m.a, m.c, 0.0f, 0.0f);
-	vec4_set(&matrix.y, m.b, m.d, 0.0f, 0.0f);
-	vec4_set(&matrix.z, 0.0f, 0.0f, 1.0f, 0.0f);
-	vec4_set(&matrix.t, m.tx, m.ty, 0.0f, 1.0f);
+	affine_to_matrix4(affine_then((struct affine){1, 0, 0, 1, bx, by}, geometry->buffer_to_source), &matrix);
 
 	gs_effect_t *effect = obs_get_base_effect(OBS_EFFECT_DEFAULT);
 	gs_eparam_t *image = gs_effect_get_param_by_name(effect, "image");
@@ -585,7 +533,12 @@ static void wlcap_video_render(void *data, gs_effect_t *unused)
 	take_pending(src);
 	if (src->has_draw && src->draw_texture) {
 		frame_size(&src->draw, &src->stats.width, &src->stats.height);
-		draw_frame(src);
+		struct frame_geometry geometry;
+		frame_geometry_compute(&src->draw, &geometry);
+		draw_frame(src, &geometry);
+		cursor_overlay_draw(&src->cursor, &geometry);
+		src->stats.cursor_uploads = src->cursor.uploads;
+		src->stats.cursor_draws = src->cursor.draws;
 	}
 	src->stats.renders++;
 	src->stats.render_ns += os_gettime_ns() - start;
@@ -799,7 +752,7 @@ static void *wlcap_create(obs_data_t *settings, obs_source_t *source)
 			"out int python_frames, out int python_ns, out int acquire_waits, out int acquire_signalled, "
 			"out int releases_unsampled, out int releases_copied, out int release_fences, "
 			"out int releases_implicit, out int releases_at_stop, "
-			"out int frames_returned)",
+			"out int frames_returned, out int cursor_uploads, out int cursor_draws)",
 			get_stats_proc, src);
 	post_event(src, WLCAP_EVENT_CREATE, settings, false);
 	return src;
@@ -831,6 +784,7 @@ static void wlcap_destroy(void *data)
 	obs_enter_graphics();
 	drop_imports(src);
 	gs_texture_destroy(src->shm_texture);
+	cursor_overlay_free(&src->cursor);
 	obs_leave_graphics();
 	if (src->wake_fd >= 0)
 		close(src->wake_fd);
@@ -881,6 +835,7 @@ static void wlcap_get_defaults(obs_data_t *settings)
 {
 	obs_data_set_default_string(settings, "output", "");
 	obs_data_set_default_bool(settings, "cursor", false);
+	obs_data_set_default_string(settings, "cursor_drawing", "obs");
 	obs_data_set_default_string(settings, "backend", "auto");
 	obs_data_set_default_string(settings, "region", "");
 	obs_data_set_default_string(settings, "target", "output");
@@ -963,7 +918,11 @@ static obs_properties_t *wlcap_get_properties(void *data)
 	}
 	obs_data_release(settings);
 
-	obs_properties_add_bool(props, "cursor", "Capture cursor");
+	obs_properties_add_bool(props, "cursor", "Show cursor");
+	obs_property_t *drawing = obs_properties_add_list(props, "cursor_drawing", "Cursor drawn by",
+			OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(drawing, "OBS (cursor session: shown or hidden without a new capture)", "obs");
+	obs_property_list_add_string(drawing, "The compositor (painted into each frame)", "compositor");
 	obs_property_t *backend = obs_properties_add_list(props, "backend", "Buffers", OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
 	obs_property_list_add_string(backend, "Automatic (DMA-BUF, else shared memory)", "auto");

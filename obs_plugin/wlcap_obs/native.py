@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from capture.cursor import CursorImage
+
 from ._native import ffi, lib  # type: ignore[import-not-found]
 
 LOG_ERROR = 100
@@ -72,6 +74,8 @@ class RenderStats:
     releases_implicit: int
     releases_at_stop: int
     frames_returned: int
+    cursor_uploads: int
+    cursor_draws: int
     width: int
     height: int
 
@@ -105,6 +109,17 @@ class SourceHandle:
 
     def add_python_time(self, frames: int, ns: int) -> None:
         lib.wlcap_source_add_python_time(self.pointer, frames, ns)
+
+    def set_cursor_image(self, image: CursorImage) -> bool:
+        return bool(lib.wlcap_source_set_cursor_image(self.pointer, ffi.from_buffer(image.pixels), image.width,
+                                                      image.height, image.stride, image.format,
+                                                      image.hotspot_x, image.hotspot_y))
+
+    def set_cursor_position(self, inside: bool, x: int, y: int) -> None:
+        lib.wlcap_source_set_cursor_position(self.pointer, inside, x, y)
+
+    def show_cursor(self, shown: bool) -> None:
+        lib.wlcap_source_show_cursor(self.pointer, shown)
 
     def take_import_failure(self) -> tuple[int, int] | None:
         fmt = ffi.new("uint32_t *")

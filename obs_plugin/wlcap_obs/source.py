@@ -12,7 +12,7 @@ import itertools
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from capture import (
@@ -20,11 +20,13 @@ from capture import (
     CaptureOptions,
     CaptureProtocol,
     Connection,
+    CursorMode,
     Frame,
     FrameStream,
     Region,
     WlcapError,
 )
+from capture.cursor import CursorState
 from capture.formats import describe, describe_modifier
 from capture.toplevels import ToplevelList
 
@@ -44,6 +46,9 @@ class SourceSettings:
     target: str = "output"  # "output" or "window"
     window: str = ""  # an app id (what the window list stores), title or identifier
     protocol: str = "auto"  # auto, ext, wlr
+    # "obs": OBS draws the cursor it gets from a cursor session (ext), so that `cursor` (show it or
+    # not) takes effect without touching the capture; "compositor": painted into the frames.
+    cursor_drawing: str = "obs"
 
     @classmethod
     def from_json(cls, text: str | None) -> SourceSettings:
@@ -51,7 +56,8 @@ class SourceSettings:
         return cls(output=str(data.get("output", "")), cursor=bool(data.get("cursor", False)),
                    backend=str(data.get("backend", "auto")), region=str(data.get("region", "")).strip(),
                    target=str(data.get("target", "output")), window=str(data.get("window", "")),
-                   protocol=str(data.get("protocol", "auto")))
+                   protocol=str(data.get("protocol", "auto")),
+                   cursor_drawing=str(data.get("cursor_drawing", "obs")))
 
 
 @dataclass
@@ -83,6 +89,7 @@ class SourceController:
         self._logged_error: str | None = None
         self._next_retry = 0.0
         self._shown_at_last_watch = (0, time.monotonic())
+        self._cursor_serial = 0  # the cursor image C has (capture thread)
         self.fps = 0.0
         self._set_status("waiting to be shown")
 
@@ -92,7 +99,12 @@ class SourceController:
         with self._lifecycle:
             if settings == self.settings:
                 return
-            self.settings = settings
+            previous, self.settings = self.settings, settings
+            self.handle.show_cursor(settings.cursor)
+            stream = self._stream
+            if (stream is not None and stream.session.cursor is not None
+                    and replace(previous, cursor=settings.cursor) == settings):
+                return  # OBS draws the cursor: showing or hiding it needs no new capture
             self._ladder = None  # a new backend choice starts at the top of the ladder
             if self._stream is not None or self._error is not None:
                 self._restart()
@@ -142,9 +154,11 @@ class SourceController:
                 raise WlcapError("no window chosen")
             window = self.settings.window
         fps = native.video_fps()
-        return CaptureOptions(output=self.settings.output or None, region=region, cursor=self.settings.cursor,
-                              backend=backend, modifier_filter=ladder.modifiers, protocol=protocol,
-                              window=window, max_fps=fps if fps > 0 else None)
+        shown = CursorMode.PAINTED if self.settings.cursor else CursorMode.HIDDEN
+        cursor = CursorMode.SEPARATE if self.settings.cursor_drawing == "obs" else shown
+        return CaptureOptions(output=self.settings.output or None, region=region, cursor=cursor,
+                              separate_cursor_fallback=shown, backend=backend, modifier_filter=ladder.modifiers,
+                              protocol=protocol, window=window, max_fps=fps if fps > 0 else None)
 
     def _ensure_ladder(self, backend: Backend) -> FallbackLadder:
         if self._ladder is None:
@@ -170,13 +184,16 @@ class SourceController:
             return
         try:
             options = self._options()
-            stream = FrameStream(options, publish=self._publish, housekeeping=self._housekeeping)
+            stream = FrameStream(options, publish=self._publish, housekeeping=self._housekeeping,
+                                 on_cursor=self._publish_cursor)
         except WlcapError as exc:
             self._fail(str(exc))
             return
         with self._lock:
             self._accepting = True
         self.handle.set_wake_fd(stream.wake_fd)
+        self.handle.show_cursor(self.settings.cursor)
+        self._cursor_serial = 0
         self._stream = stream
         self._error = None
         self._logged_error = None
@@ -257,6 +274,14 @@ class SourceController:
         if not published:
             self._release(token)
 
+    def _publish_cursor(self, state: CursorState) -> None:
+        """The cursor session's news, to C (capture thread); each image goes over once."""
+        if state.image is not None and state.image.serial != self._cursor_serial:
+            self._cursor_serial = state.image.serial
+            if not self.handle.set_cursor_image(state.image):
+                native.log(native.LOG_WARNING, f"cursor image in an unusable format ({describe(state.image.format)})")
+        self.handle.set_cursor_position(state.inside, state.x, state.y)
+
     def _housekeeping(self) -> None:
         started = time.perf_counter_ns()
         self._collect_returned()
@@ -336,7 +361,14 @@ class SourceController:
             sync = ", copied (no fences needed)"
         target = session.output.name if session.window is None else session.source_name
         self._set_status(f"capturing {target}: {backend}{reason}, {fmt}{modifier}{sync}, {self.fps:.1f} fps, "
-                         f"{session.protocol_name} ({session.protocol_reason})")
+                         f"{self._describe_cursor(session)}, {session.protocol_name} ({session.protocol_reason})")
+
+    def _describe_cursor(self, session: Any) -> str:
+        if session.cursor is not None:
+            return "cursor drawn by OBS" if self.settings.cursor else "cursor left out by OBS"
+        if session.cursor_note:
+            return f"cursor {session.cursor_note}"
+        return "cursor painted by the compositor" if self.settings.cursor else "cursor left out"
 
     def _set_status(self, status: str) -> None:
         self.status = status

@@ -248,7 +248,7 @@ static void handle(char *line)
 				"render_ns", "ticks", "tick_ns", "uploads", "textures_created", "dmabuf_imports",
 				"dmabuf_import_failures", "python_frames", "python_ns", "acquire_waits", "acquire_signalled",
 				"releases_unsampled", "releases_copied", "release_fences", "releases_implicit",
-				"releases_at_stop", "frames_returned"};
+				"releases_at_stop", "frames_returned", "cursor_uploads", "cursor_draws"};
 		char out[2048];
 		size_t o = 0;
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
@@ -310,9 +310,10 @@ int main(int argc, char **argv)
 	snprintf(config, sizeof(config), "%s.config", argv[1]);
 	if (!obs_startup("en-US", config, NULL))
 		return 1;
+	const char *fps = getenv("OBS_HOST_FPS"); /* OBS's frame rate; 30 unless a test needs another */
 	struct obs_video_info ovi = {
 		.graphics_module = "libobs-opengl",
-		.fps_num = 30,
+		.fps_num = fps ? (uint32_t)atoi(fps) : 30,
 		.fps_den = 1,
 		.base_width = frame_width,
 		.base_height = frame_height,
