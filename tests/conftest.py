@@ -171,8 +171,8 @@ def obs_factory(xvfb: Xvfb, obs_host_binary: Path) -> Iterator:  # type: ignore[
     hosts: list[ObsHost] = []
 
     def start(wayland: dict[str, str], width: int = WIDTH, height: int = HEIGHT,
-              use_pythonpath: bool = True) -> ObsHost:
-        env = dict(wayland, DISPLAY=xvfb.display)
+              use_pythonpath: bool = True, **extra_env: str) -> ObsHost:
+        env = dict(wayland, DISPLAY=xvfb.display, **extra_env)
         if use_pythonpath:
             env["WLCAP_PYTHONPATH"] = obs_pythonpath()
         env.pop("PYTHONPATH", None)

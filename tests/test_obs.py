@@ -236,3 +236,24 @@ def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(sway: Swa
     assert stats["releases_implicit"] == stats["releases_at_stop"] == 0
     assert "explicit sync" not in host.log()
     assert host.quit() == 0
+
+
+def test_capture_never_outpaces_obs(sway: SwayHeadless, obs_factory,  # type: ignore[no-untyped-def]
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_stream import take_frames_for
+
+    obs_fps = 10
+    host = obs_factory(sway.env, OBS_HOST_FPS=str(obs_fps))
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    wait_for(host, "cap", lambda p: "fps" in p["status"])
+    before, start = host.ok("stats", "cap")["frames_published"], time.monotonic()
+    time.sleep(3)
+    published, elapsed = host.ok("stats", "cap")["frames_published"] - before, time.monotonic() - start
+    assert 1 <= published <= obs_fps * elapsed + 2, (published, elapsed)
+    # The same compositor, unpaced, offers more: the cap above is the source's doing.
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(sway.runtime_dir))
+    monkeypatch.setenv("WAYLAND_DISPLAY", sway.socket_name)
+    unpaced, unpaced_elapsed, _ = take_frames_for(1.0, None)
+    assert unpaced > obs_fps * unpaced_elapsed + 2, (unpaced, unpaced_elapsed)
+    assert host.quit() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -197,3 +198,31 @@ def test_bench_cli_runs_both_loops(sway: SwayHeadless) -> None:
     assert report["pooled_stream"]["frames"] == 20
     assert report["buffers_allocated"] == 3
     assert report["cpu_ratio"] is not None
+
+
+def take_frames_for(seconds: float, max_fps: float | None) -> tuple[int, float, list[int]]:
+    """Frames a stream captured in `seconds` (taking each at once) and their presentation times."""
+    with FrameStream(CaptureOptions(output="HEADLESS-1", backend=Backend.SHM, max_fps=max_fps)) as stream:
+        timestamps: list[int] = []
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            frame = stream.get_frame(timeout=0.5)
+            if frame is not None:
+                timestamps.append(frame.timestamp_ns)
+                frame.release()
+        elapsed = time.monotonic() - start
+        return stream.stats().frames_captured, elapsed, timestamps
+
+
+def test_pacing_never_captures_faster_than_asked_and_frames_carry_presentation_times(
+        wayland_env: dict[str, str]) -> None:
+    max_fps = 5.0
+    unpaced, unpaced_elapsed, _ = take_frames_for(1.0, None)
+    assert unpaced > max_fps * unpaced_elapsed + 2, "the compositor offers too few frames to show pacing"
+    captured, elapsed, timestamps = take_frames_for(2.0, max_fps)
+    assert 2 <= captured <= max_fps * elapsed + 2, (captured, elapsed)
+    # Presentation times on the compositor's clock (CLOCK_MONOTONIC for wlroots), one per frame,
+    # spaced by the pacing.
+    assert all(abs(t - time.monotonic_ns()) < 60_000_000_000 for t in timestamps)
+    gaps = [b - a for a, b in itertools.pairwise(timestamps)]
+    assert gaps and min(gaps) >= 0.5 * 1e9 / max_fps, gaps
