@@ -137,11 +137,12 @@ class DmabufBuffer(Buffer):
 
 
 class DmabufAllocator:
-    """Allocates on the compositor's main device and wraps buffers for the compositor."""
+    """Allocates on the device the capture session names (ext-image-copy-capture's dmabuf_device), else
+    on linux-dmabuf's main device, and wraps buffers for the compositor."""
 
     kind = BufferKind.DMABUF
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, device: int | None = None) -> None:
         if native.lib is None:
             raise BackendUnavailableError(native.IMPORT_ERROR or "native module unavailable")
         manager = connection.bound.get("zwp_linux_dmabuf_v1")
@@ -153,7 +154,10 @@ class DmabufAllocator:
         connection.roundtrip()
         self.feedback = listener.feedback
         listener.destroy()
-        self._nodes = nodes_for_device(self.feedback.main_device)
+        # dev_t allocated on: a compositor with several GPUs names, per capture session, the one it
+        # copies with; linux-dmabuf's main device is its default for everything.
+        self.dev = device if device is not None else self.feedback.main_device
+        self._nodes = nodes_for_device(self.dev)
         self.device = self._open(self._nodes.pop(0))
 
     @staticmethod

@@ -8,6 +8,7 @@ making the pool grow. Buffers come back through `return_buffer`, which any threa
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 from collections.abc import Callable
@@ -182,6 +183,7 @@ class CaptureSession:
         self.pool: BufferPool | None = None
         self._dmabuf: DmabufAllocator | None = None
         self._dmabuf_refused: str | None = None  # why DMA-BUF was given up (logged once)
+        self._device_change_logged = False
         self.backend_reason = ""
         self._returned: queue.SimpleQueue[Buffer] = queue.SimpleQueue()
         self.frames_captured = 0
@@ -293,8 +295,14 @@ class CaptureSession:
                                           "(its renderer cannot write DMA-BUFs, or screencopy < v3)")
         if self.connection.bound.get("zwp_linux_dmabuf_v1") is None:
             raise BackendUnavailableError("compositor doesn't support zwp_linux_dmabuf_v1")
+        # ext sessions name the device to allocate on; wlr-screencopy leaves it to linux-dmabuf.
+        device = frame.dmabuf_device if isinstance(frame, ExtConstraints) else None
         if self._dmabuf is None:
-            self._dmabuf = DmabufAllocator(self.connection)
+            self._dmabuf = DmabufAllocator(self.connection, device)
+        elif device is not None and device != self._dmabuf.dev and not self._device_change_logged:
+            self._device_change_logged = True  # a GPU change mid-stream: rare, and the next stream follows
+            log.warning("the compositor now copies on device %d:%d; this stream keeps allocating on %s",
+                        os.major(device), os.minor(device), self._dmabuf.device.path)
         spec = frame.dmabuf_spec
         # ext sessions name their modifiers; wlr-screencopy leaves them to linux-dmabuf's feedback.
         modifiers = spec.modifiers or self._dmabuf.modifiers_for(spec.format)

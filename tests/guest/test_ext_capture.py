@@ -25,6 +25,7 @@ from capture import (
     capture_one,
 )
 from capture.buffers import BufferKind
+from capture.dmabuf import nodes_for_device
 from capture.image import decode_png, to_rgb
 from capture.session import CaptureProtocol
 from capture.toplevels import ToplevelList
@@ -195,6 +196,19 @@ def test_ext_output_pixels_are_exact(backend: Backend) -> None:
     assert (frame.width, frame.height) == (info.width, info.height)
     assert frame.timestamp_ns > 0  # presentation_time arrived
     assert pixels == expected
+
+
+def test_dmabuf_is_allocated_on_the_device_the_session_names() -> None:
+    with FrameStream(CaptureOptions(backend=Backend.DMABUF, protocol=EXT)) as stream:
+        frame = stream.get_frame(timeout=30)
+        assert frame is not None
+        frame.release()
+        named = stream.session.constraints.dmabuf_device  # type: ignore[attr-defined]
+        reason = stream.stats().backend_reason
+    assert named is not None, "sway 1.12 names its device in the session's constraints"
+    node = reason.rsplit(" on ", 1)[1]
+    print(f"session names {os.major(named)}:{os.minor(named)}; allocated on {node}")
+    assert node in nodes_for_device(named)
 
 
 def test_unchanged_output_costs_no_copy() -> None:
