@@ -11,6 +11,7 @@ usable without OBS.
 from __future__ import annotations
 
 from .connection import Connection
+from .cursor import CursorImage, CursorState
 from .errors import (
     BackendUnavailableError,
     CaptureFailedError,
@@ -41,7 +42,9 @@ __all__ = [
     "CompositorUnavailableError",
     "Connection",
     "ConnectionLostError",
+    "CursorImage",
     "CursorMode",
+    "CursorState",
     "Frame",
     "FrameStream",
     "MissingProtocolError",

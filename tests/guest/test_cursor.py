@@ -95,6 +95,7 @@ def test_a_moving_cursor_costs_no_image_copy_and_frames_leave_it_out(pointer: Po
     set_background(BACKGROUND)
     pointer.move(100, 100)
     options = CaptureOptions(backend=Backend.SHM, protocol=EXT, cursor=CursorMode.SEPARATE)
+    fds_before = len(os.listdir("/proc/self/fd"))
     with FrameStream(options) as stream:
         wait_until("the first cursor image", lambda: stream.cursor.image is not None)
         cursor = stream.session.cursor  # type: ignore[attr-defined]
@@ -110,6 +111,7 @@ def test_a_moving_cursor_costs_no_image_copy_and_frames_leave_it_out(pointer: Po
             image = to_rgb(view, frame.width, frame.height, frame.stride, frame.format)
             view.release()
     assert image.pixels == bytes(BACKGROUND) * (image.width * image.height), "the frame has the cursor in it"
+    assert len(os.listdir("/proc/self/fd")) == fds_before, "the cursor session left an fd behind"
 
 
 def test_painted_cursor_is_in_the_frame_and_hidden_is_not(pointer: Pointer) -> None:
