@@ -255,5 +255,7 @@ def test_capture_never_outpaces_obs(sway: SwayHeadless, obs_factory,  # type: ig
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(sway.runtime_dir))
     monkeypatch.setenv("WAYLAND_DISPLAY", sway.socket_name)
     unpaced, unpaced_elapsed, _ = take_frames_for(1.0, None)
+    print(f"OBS at {obs_fps} fps: {published} frames published in {elapsed:.2f} s; "
+          f"unpaced: {unpaced} in {unpaced_elapsed:.2f} s")
     assert unpaced > obs_fps * unpaced_elapsed + 2, (unpaced, unpaced_elapsed)
     assert host.quit() == 0

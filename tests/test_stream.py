@@ -220,6 +220,7 @@ def test_pacing_never_captures_faster_than_asked_and_frames_carry_presentation_t
     unpaced, unpaced_elapsed, _ = take_frames_for(1.0, None)
     assert unpaced > max_fps * unpaced_elapsed + 2, "the compositor offers too few frames to show pacing"
     captured, elapsed, timestamps = take_frames_for(2.0, max_fps)
+    print(f"unpaced: {unpaced} frames in {unpaced_elapsed:.2f} s; max_fps {max_fps:g}: {captured} in {elapsed:.2f} s")
     assert 2 <= captured <= max_fps * elapsed + 2, (captured, elapsed)
     # Presentation times on the compositor's clock (CLOCK_MONOTONIC for wlroots), one per frame,
     # spaced by the pacing.
