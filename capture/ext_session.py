@@ -64,11 +64,15 @@ class ExtCaptureSession(CaptureSession):
             paint = EXT_OPTIONS_PAINT_CURSORS if options.cursor_mode is CursorMode.PAINTED else 0
             self._session = ImageCopySession(connection, manager.create_session(self._source, paint),
                                              self._handle_constraints_changed, self._handle_stopped)
-            if options.cursor_mode is CursorMode.SEPARATE:
-                self.cursor = PointerCursor(connection, manager, self._source, on_cursor or (lambda _state: None))
         except BaseException:
             self._destroy_source()
             raise
+        if options.cursor_mode is CursorMode.SEPARATE:
+            try:
+                self.cursor = PointerCursor(connection, manager, self._source, on_cursor or (lambda _state: None))
+            except BaseException:
+                self.close()
+                raise
 
     def _create_source(self, connection: Connection, options: CaptureOptions) -> Any:
         if options.window is not None:
