@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from . import protocols
@@ -90,7 +90,8 @@ class PointerCursor:
         self._hotspot = (0, 0)  # sent, effective with the next image
         self._retry_on_move = False
         self._closed = False
-        # None while the seat has never had a pointer: then there is no cursor to capture.
+        # The cursor session starts once the seat has a pointer (capabilities); until then, and with no
+        # seat at all, there is no cursor to capture.
         self._seat = connection.bind_global("wl_seat", protocols.WlSeat, SEAT_VERSION)
         if self._seat is None:
             log.info("compositor has no wl_seat: no cursor to capture")
@@ -125,9 +126,7 @@ class PointerCursor:
         self._hotspot = (x, y)
 
     def _publish(self, **changes: Any) -> None:
-        state = self.state
-        values = {"inside": state.inside, "x": state.x, "y": state.y, "image": state.image, **changes}
-        self.state = CursorState(**values)
+        self.state = replace(self.state, **changes)
         self._on_change(self.state)
 
     # -- the image ---------------------------------------------------------------------------------------
