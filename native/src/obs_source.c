@@ -570,8 +570,9 @@ static const char *wlcap_get_name(void *type_data)
 /* Every source of this type that exists, so that a reloaded script can adopt them. */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wlcap_source *live_sources;
-static char output_list[8192]; /* "name\tdescription\n" lines, kept fresh by Python */
-static char window_list[8192]; /* "app_id\tlabel\n" lines (ext-foreign-toplevel-list), likewise */
+#define LISTING_SIZE 8192
+static char output_list[LISTING_SIZE]; /* "name\tdescription\n" lines, kept fresh by Python */
+static char window_list[LISTING_SIZE]; /* "app_id\tlabel\n" lines (ext-foreign-toplevel-list), likewise */
 
 /* Source events go to Python through a queue that one Python thread (the dispatcher) drains. C
  * never calls into Python itself: OBS calls create/update/show/hide/destroy on whatever thread it
@@ -843,8 +844,46 @@ static void wlcap_get_defaults(obs_data_t *settings)
 	obs_data_set_default_string(settings, "protocol", "auto");
 }
 
+/* Fill a list property from one of the "value\tlabel\n" listings Python keeps fresh. The value the
+ * source has set for `key` stays selectable while it is not listed, labelled "VALUE (`absent`)", so
+ * that capture resumes when it comes back. `with_value`: label entries "VALUE: LABEL". */
+static void add_listed(obs_property_t *list, const char *shared_listing, struct wlcap_source *src,
+		const char *key, bool with_value, const char *absent)
+{
+	char listing[LISTING_SIZE];
+	pthread_mutex_lock(&live_lock);
+	memcpy(listing, shared_listing, sizeof(listing));
+	pthread_mutex_unlock(&live_lock);
+	const char *current = "";
+	obs_data_t *settings = src ? obs_source_get_settings(src->source) : NULL;
+	if (settings)
+		current = obs_data_get_string(settings, key);
+	bool current_listed = false;
+	char *rest = NULL;
+	for (char *line = strtok_r(listing, "\n", &rest); line; line = strtok_r(NULL, "\n", &rest)) {
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		*tab = '\0';
+		const char *label = tab + 1;
+		char joined[512];
+		if (with_value) {
+			snprintf(joined, sizeof(joined), "%s: %s", line, tab + 1);
+			label = joined;
+		}
+		obs_property_list_add_string(list, label, line);
+		current_listed |= strcmp(line, current) == 0;
+	}
+	if (*current && !current_listed) {
+		char label[512];
+		snprintf(label, sizeof(label), "%s (%s)", current, absent);
+		obs_property_list_add_string(list, label, current);
+	}
+	obs_data_release(settings);
+}
+
 /* The window list: windows are remembered by app id, so that capture resumes when the application
- * opens a window again; a remembered window that is not open stays selectable. */
+ * opens a window again. */
 static void add_window_properties(obs_properties_t *props, struct wlcap_source *src)
 {
 	obs_property_t *target = obs_properties_add_list(props, "target", "Capture", OBS_COMBO_TYPE_LIST,
@@ -853,29 +892,7 @@ static void add_window_properties(obs_properties_t *props, struct wlcap_source *
 	obs_property_list_add_string(target, "A window (ext-image-copy-capture)", "window");
 	obs_property_t *window = obs_properties_add_list(props, "window", "Window", OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
-	char listing[sizeof(window_list)];
-	pthread_mutex_lock(&live_lock);
-	memcpy(listing, window_list, sizeof(listing));
-	pthread_mutex_unlock(&live_lock);
-	const char *current = "";
-	obs_data_t *settings = src ? obs_source_get_settings(src->source) : NULL;
-	if (settings)
-		current = obs_data_get_string(settings, "window");
-	bool current_listed = false;
-	for (char *line = strtok(listing, "\n"); line; line = strtok(NULL, "\n")) {
-		char *tab = strchr(line, '\t');
-		if (!tab)
-			continue;
-		*tab = '\0';
-		obs_property_list_add_string(window, tab + 1, line);
-		current_listed |= strcmp(line, current) == 0;
-	}
-	if (*current && !current_listed) {
-		char label[512];
-		snprintf(label, sizeof(label), "%s (not open)", current);
-		obs_property_list_add_string(window, label, current);
-	}
-	obs_data_release(settings);
+	add_listed(window, window_list, src, "window", false, "not open");
 	obs_property_t *protocol = obs_properties_add_list(props, "protocol", "Protocol", OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
 	obs_property_list_add_string(protocol, "Automatic (ext-image-copy-capture, else wlr-screencopy)", "auto");
@@ -892,31 +909,7 @@ static obs_properties_t *wlcap_get_properties(void *data)
 	obs_property_t *output = obs_properties_add_list(props, "output", "Output", OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
 	obs_property_list_add_string(output, "First output", "");
-	char listing[sizeof(output_list)];
-	pthread_mutex_lock(&live_lock);
-	memcpy(listing, output_list, sizeof(listing));
-	pthread_mutex_unlock(&live_lock);
-	bool current_listed = false;
-	const char *current = "";
-	obs_data_t *settings = src ? obs_source_get_settings(src->source) : NULL;
-	if (settings)
-		current = obs_data_get_string(settings, "output");
-	for (char *line = strtok(listing, "\n"); line; line = strtok(NULL, "\n")) {
-		char *tab = strchr(line, '\t');
-		if (!tab)
-			continue;
-		*tab = '\0';
-		char label[512];
-		snprintf(label, sizeof(label), "%s: %s", line, tab + 1);
-		obs_property_list_add_string(output, label, line);
-		current_listed |= strcmp(line, current) == 0;
-	}
-	if (*current && !current_listed) { /* remembered while it is unplugged */
-		char label[512];
-		snprintf(label, sizeof(label), "%s (not connected)", current);
-		obs_property_list_add_string(output, label, current);
-	}
-	obs_data_release(settings);
+	add_listed(output, output_list, src, "output", true, "not connected"); /* remembered while unplugged */
 
 	obs_properties_add_bool(props, "cursor", "Show cursor");
 	obs_property_t *drawing = obs_properties_add_list(props, "cursor_drawing", "Cursor drawn by",
