@@ -73,15 +73,36 @@ def _process_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
 
+class CpuMeter:
+    """Wall time, this process's CPU (all threads) and the compositor's CPU since it was made."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+        self.wall0, self.cpu0, self.comp0 = time.monotonic(), time.process_time(), _process_cpu_seconds(pid)
+
+    def per_frame(self, frames: int) -> tuple[float, float, float | None]:
+        """Seconds since, and this process's and the compositor's CPU ms per frame (None: not visible)."""
+        wall, cpu = time.monotonic() - self.wall0, time.process_time() - self.cpu0
+        comp1 = _process_cpu_seconds(self.pid)
+        comp = None if self.comp0 is None or comp1 is None else round((comp1 - self.comp0) * 1000 / frames, 4)
+        return wall, round(cpu * 1000 / frames, 4), comp
+
+
+def ratio(a: float | None, b: float | None, digits: int = 4) -> float | None:
+    return round(a / b, digits) if a is not None and b else None
+
+
+def total_ms(cpu_ms: float, compositor_ms: float | None) -> float | None:
+    """Client and compositor together: what one frame costs the machine."""
+    return None if compositor_ms is None else round(cpu_ms + compositor_ms, 4)
+
+
 @contextmanager
 def _measure(frames: int, pid: int | None, out: list[LoopFigures]) -> Iterator[None]:
-    wall0, cpu0, comp0 = time.monotonic(), time.process_time(), _process_cpu_seconds(pid)
+    meter = CpuMeter(pid)
     yield
-    wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
-    comp1 = _process_cpu_seconds(pid)
-    comp = None if comp0 is None or comp1 is None else round((comp1 - comp0) * 1000 / frames, 4)
-    out.append(LoopFigures(frames, round(wall, 4), round(frames / wall, 2) if wall else 0.0,
-                           round(cpu * 1000 / frames, 4), comp))
+    wall, cpu_ms, compositor_ms = meter.per_frame(frames)
+    out.append(LoopFigures(frames, round(wall, 4), round(frames / wall, 2) if wall else 0.0, cpu_ms, compositor_ms))
 
 
 def per_frame_setup(options: CaptureOptions, frames: int, consume: Callable[[Frame], Any],
@@ -133,14 +154,8 @@ def compare(options: CaptureOptions, frames: int, baseline_frames: int,
     stream, stats = pooled(options, frames, consume, display_name, pid)
     grim = grim_reference(options, grim_frames, pid) if grim_frames and options.region is None else None
 
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return round(a / b, 4) if a is not None and b else None
-
     def total(figures: LoopFigures) -> float | None:
-        """Client and compositor together: what one frame costs the machine."""
-        if figures.compositor_cpu_ms_per_frame is None:
-            return None
-        return round(figures.cpu_ms_per_frame + figures.compositor_cpu_ms_per_frame, 4)
+        return total_ms(figures.cpu_ms_per_frame, figures.compositor_cpu_ms_per_frame)
 
     return {
         "consumer": "reads every page" if touch else "none",

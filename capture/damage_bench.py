@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .bench import _process_cpu_seconds, compositor_pid, touch_pages
+from .bench import CpuMeter, compositor_pid, ratio, total_ms, touch_pages
 from .connection import Connection
 from .errors import CaptureFailedError, WlcapError
 from .session import CaptureOptions, CaptureProtocol
@@ -38,21 +38,12 @@ class PhaseFigures:
 
     @property
     def total_ms_per_frame(self) -> float | None:
-        if self.compositor_cpu_ms_per_frame is None:
-            return None
-        return round(self.cpu_ms_per_frame + self.compositor_cpu_ms_per_frame, 4)
+        return total_ms(self.cpu_ms_per_frame, self.compositor_cpu_ms_per_frame)
 
 
-class _Meter:
-    def __init__(self, pid: int | None) -> None:
-        self.pid = pid
-        self.wall0, self.cpu0, self.comp0 = time.monotonic(), time.process_time(), _process_cpu_seconds(pid)
-
-    def figures(self, frames: int, captured: int) -> PhaseFigures:
-        wall, cpu = time.monotonic() - self.wall0, time.process_time() - self.cpu0
-        comp1 = _process_cpu_seconds(self.pid)
-        comp = None if self.comp0 is None or comp1 is None else round((comp1 - self.comp0) * 1000 / frames, 4)
-        return PhaseFigures(frames, captured, round(wall, 3), round(cpu * 1000 / frames, 4), comp)
+def _phase(meter: CpuMeter, frames: int, captured: int) -> PhaseFigures:
+    wall, cpu_ms, compositor_ms = meter.per_frame(frames)
+    return PhaseFigures(frames, captured, round(wall, 3), cpu_ms, compositor_ms)
 
 
 class _Window:
@@ -125,7 +116,7 @@ def damage_figures(options: CaptureOptions, frames: int, idle_seconds: float,
             if first is None:
                 raise CaptureFailedError("no first frame from the test window")
             first.release()
-            meter = _Meter(pid)
+            meter = CpuMeter(pid)
             for index in range(1, frames + 1):
                 window.paint(index)
                 frame = stream.get_frame(timeout=10)
@@ -133,32 +124,29 @@ def damage_figures(options: CaptureOptions, frames: int, idle_seconds: float,
                     raise CaptureFailedError("no frame after the test window changed")
                 with frame:
                     touch_pages(frame)
-            changed = meter.figures(frames, frames)
+            changed = _phase(meter, frames, frames)
             before = stream.stats().frames_captured
-            meter = _Meter(pid)
+            meter = CpuMeter(pid)
             time.sleep(idle_seconds)
             periods = max(1, round(idle_seconds * hz))
-            unchanged = meter.figures(periods, stream.stats().frames_captured - before)
+            unchanged = _phase(meter, periods, stream.stats().frames_captured - before)
             backend = stream.stats().backend
         wlr: PhaseFigures | None = None
         try:
             wlr_options = CaptureOptions(protocol=CaptureProtocol.WLR, backend=options.backend)
             with FrameStream(wlr_options, display_name) as stream:
-                meter = _Meter(pid)
+                meter = CpuMeter(pid)
                 for _ in range(frames):
                     frame = stream.get_frame(timeout=10)
                     if frame is None:
                         raise CaptureFailedError("no wlr-screencopy frame")
                     with frame:
                         touch_pages(frame)
-                wlr = meter.figures(frames, frames)
+                wlr = _phase(meter, frames, frames)
         except WlcapError:
             wlr = None  # the compositor has no wlr-screencopy: the comparison is left out
     finally:
         window.close()
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return round(a / b, 5) if a is not None and b else None
 
     def dump(figures: PhaseFigures | None) -> dict[str, Any] | None:
         return None if figures is None else dict(asdict(figures), total_ms_per_frame=figures.total_ms_per_frame)
@@ -170,8 +158,8 @@ def damage_figures(options: CaptureOptions, frames: int, idle_seconds: float,
         "ext_changed": dump(changed),
         "ext_unchanged": dump(unchanged),
         "wlr_unchanged_output": dump(wlr),
-        "unchanged_vs_changed_total_cpu": ratio(unchanged.total_ms_per_frame, changed.total_ms_per_frame),
-        "unchanged_vs_changed_client_cpu": ratio(unchanged.cpu_ms_per_frame, changed.cpu_ms_per_frame),
+        "unchanged_vs_changed_total_cpu": ratio(unchanged.total_ms_per_frame, changed.total_ms_per_frame, 5),
+        "unchanged_vs_changed_client_cpu": ratio(unchanged.cpu_ms_per_frame, changed.cpu_ms_per_frame, 5),
         "ext_unchanged_vs_wlr_unchanged_total_cpu": ratio(
-            unchanged.total_ms_per_frame, wlr.total_ms_per_frame if wlr else None),
+            unchanged.total_ms_per_frame, wlr.total_ms_per_frame if wlr else None, 5),
     }
