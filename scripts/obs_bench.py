@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -21,18 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
 from compositor import DEMO_COLOURS, ColourCycle, SwayHeadless  # noqa: E402
-from obshost import ObsHost, Xvfb, build_obs_host  # noqa: E402
-
-import capture  # noqa: E402
-
-
-def pythonpath() -> str:
-    import cffi
-    import pywayland
-    import wlcap_obs
-
-    return os.pathsep.join(dict.fromkeys(
-        str(Path(m.__file__).resolve().parent.parent) for m in (wlcap_obs, capture, pywayland, cffi)))
+from obshost import ObsHost, Xvfb, build_obs_host, obs_pythonpath  # noqa: E402
 
 
 def per_frame(after: dict[str, int], before: dict[str, int], total: str, count: str) -> float | None:
@@ -55,7 +43,7 @@ def main() -> int:
     animator = ColourCycle(lambda colour: sway.show_colour("HEADLESS-1", colour), DEMO_COLOURS, 0.1)
     try:
         binary = build_obs_host(Path(tempfile.mkdtemp(prefix="wlcap-bench-")))
-        env = dict(sway.env, DISPLAY=xvfb.display, WLCAP_PYTHONPATH=pythonpath())
+        env = dict(sway.env, DISPLAY=xvfb.display, WLCAP_PYTHONPATH=obs_pythonpath())
         env.pop("PYTHONPATH", None)
         host = ObsHost(binary, env, args.width, args.height)
         host.ok("script", str(REPO / "obs_plugin" / "wlcap.py"))

@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import obshost
 from compositor import SwayHeadless, WestonHeadless
 from obshost import ObsHost, Xvfb, build_obs_host
 from patterns import pattern, write_png
@@ -152,17 +153,10 @@ def guest_baseline_leaks(obs_host_binary: Path) -> int:
 
 def obs_pythonpath() -> str:
     """sys.path entries OBS's embedded Python needs to import the wlcap these tests import."""
-    import cffi
-    import pywayland
-
-    import capture
-
     try:
-        import wlcap_obs
+        return obshost.obs_pythonpath()
     except ImportError:
         pytest.fail("wlcap_obs is not built (libobs-dev missing when wlcap was installed?)")
-    paths = [Path(m.__file__).resolve().parent.parent for m in (wlcap_obs, capture, pywayland, cffi)]
-    return os.pathsep.join(dict.fromkeys(str(p) for p in paths))
 
 
 @pytest.fixture()

@@ -4,6 +4,7 @@ Mesa llvmpipe), one command a line."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -13,6 +14,19 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "obs_host" / "obs_host.c"
+
+
+def obs_pythonpath() -> str:
+    """sys.path entries OBS's embedded Python needs to import the wlcap this process imports
+    (ImportError when wlcap_obs was not built)."""
+    import cffi
+    import pywayland
+    import wlcap_obs
+
+    import capture
+
+    paths = [Path(m.__file__).resolve().parent.parent for m in (wlcap_obs, capture, pywayland, cffi)]
+    return os.pathsep.join(dict.fromkeys(str(p) for p in paths))
 
 
 def build_obs_host(out_dir: Path) -> Path:

@@ -239,7 +239,7 @@ def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(sway: Swa
 
 
 def test_capture_never_outpaces_obs(sway: SwayHeadless, obs_factory,  # type: ignore[no-untyped-def]
-                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                    wayland_env: dict[str, str]) -> None:
     from test_stream import take_frames_for
 
     obs_fps = 10
@@ -252,8 +252,6 @@ def test_capture_never_outpaces_obs(sway: SwayHeadless, obs_factory,  # type: ig
     published, elapsed = host.ok("stats", "cap")["frames_published"] - before, time.monotonic() - start
     assert 1 <= published <= obs_fps * elapsed + 2, (published, elapsed)
     # The same compositor, unpaced, offers more: the cap above is the source's doing.
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(sway.runtime_dir))
-    monkeypatch.setenv("WAYLAND_DISPLAY", sway.socket_name)
     unpaced, unpaced_elapsed, _ = take_frames_for(1.0, None)
     print(f"OBS at {obs_fps} fps: {published} frames published in {elapsed:.2f} s; "
           f"unpaced: {unpaced} in {unpaced_elapsed:.2f} s")

@@ -1,5 +1,5 @@
-"""The headless OBS 32 host inside the guest tier: started with the wlcap script against the sway that
-tests/vm/capture/guest-run.sh runs, and what it outputs."""
+"""Shared by the guest tests: the sway that tests/vm/capture/guest-run.sh runs, frames read back from
+it, and the headless OBS 32 host started with the wlcap script against it, and what it outputs."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 
 from obshost import ObsHost, bgra_pixel
 
+from capture import Frame
+
 REPO = Path(__file__).resolve().parent.parent.parent
 SCRIPT = REPO / "obs_plugin" / "wlcap.py"
 COLOUR = (200, 40, 120)
@@ -18,6 +20,24 @@ WIDTH, HEIGHT = 640, 400
 TOLERANCE = 2
 
 Colour = tuple[int, int, int]
+
+
+def swaymsg(*args: str) -> None:
+    subprocess.run(["swaymsg", *args], check=True, capture_output=True, timeout=30)
+
+
+def settled_pixels(frame: Frame) -> bytes:
+    """The frame's pixels once they stop changing. llvmpipe attaches no fence to the copy, so it can
+    still be writing after `ready` (the fences of issue 5 are what make this wait unnecessary)."""
+    previous = frame.read_pixels()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = frame.read_pixels()
+        if current == previous:
+            return current
+        previous = current
+    return previous
 
 
 def set_background(colour: Colour) -> None:

@@ -37,9 +37,7 @@ def capture_rgb(cursor: CursorMode) -> tuple[bytes, int, int]:
         session, frame = capture_one(connection, CaptureOptions(backend=Backend.SHM, protocol=EXT, cursor=cursor),
                                      timeout=30)
         try:
-            view = frame.view()
-            image = to_rgb(view, frame.width, frame.height, frame.stride, frame.format)
-            view.release()
+            image = to_rgb(frame.read_pixels(), frame.width, frame.height, frame.stride, frame.format)
         finally:
             frame.release()
             session.close()
@@ -107,9 +105,7 @@ def test_a_moving_cursor_costs_no_image_copy_and_frames_leave_it_out(pointer: Po
         frame = stream.get_frame(timeout=30)
         assert frame is not None
         with frame:
-            view = frame.view()
-            image = to_rgb(view, frame.width, frame.height, frame.stride, frame.format)
-            view.release()
+            image = to_rgb(frame.read_pixels(), frame.width, frame.height, frame.stride, frame.format)
     assert image.pixels == bytes(BACKGROUND) * (image.width * image.height), "the frame has the cursor in it"
     assert len(os.listdir("/proc/self/fd")) == fds_before, "the cursor session left an fd behind"
 

@@ -4,35 +4,17 @@ sway 1.12 renders with GLES2 on the virtio-gpu card and offers linux_dmabuf for 
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 
 import pytest
+from obs_guest import settled_pixels, swaymsg
 
-from capture import Backend, CaptureOptions, CaptureProtocol, Connection, Frame, FrameStream, capture_one
+from capture import Backend, CaptureOptions, CaptureProtocol, Connection, FrameStream, capture_one
 from capture.buffers import BufferKind
 from capture.image import to_rgb
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
-
-
-def swaymsg(*args: str) -> None:
-    subprocess.run(["swaymsg", *args], check=True, capture_output=True, timeout=30)
-
-
-def settled_pixels(frame: Frame) -> bytes:
-    """The frame's pixels once they stop changing. llvmpipe attaches no fence to the copy, so it can
-    still be writing after `ready` (the fences of issue 5 are what make this wait unnecessary)."""
-    previous = frame.read_pixels()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        current = frame.read_pixels()
-        if current == previous:
-            return current
-        previous = current
-    return previous
 
 
 def capture_rgb(backend: Backend) -> tuple[bytes, BufferKind, int]:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
+from obs_guest import settled_pixels, swaymsg
 
 from capture import (
     Backend,
@@ -38,26 +40,13 @@ EXT = CaptureProtocol.EXT
 APP_ID = "wlcap.test"
 
 
-def swaymsg(*args: str) -> None:
-    subprocess.run(["swaymsg", *args], check=True, capture_output=True, timeout=30)
-
-
 def rgb(colour: str) -> bytes:
     return bytes.fromhex(colour)
 
 
 def frame_rgb(frame: Frame) -> bytes:
-    """The frame's pixels as RGB, once they stop changing (llvmpipe attaches no fence to the copy,
-    so a DMA-BUF can still be written a little after `ready`)."""
-    data = frame.read_pixels()
-    if frame.kind is BufferKind.DMABUF:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            again = frame.read_pixels()
-            if again == data:
-                break
-            data = again
+    """The frame's pixels as RGB (a DMA-BUF's once they stop changing: see settled_pixels)."""
+    data = settled_pixels(frame) if frame.kind is BufferKind.DMABUF else frame.read_pixels()
     return to_rgb(data, frame.width, frame.height, frame.stride, frame.format, frame.y_invert,
                   frame.transform).pixels
 
@@ -162,8 +151,7 @@ def capture_until(options: CaptureOptions, expected: bytes) -> tuple[bytes, Fram
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "capture", *args], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)), cwd="/")
+    return run_cli(*args, env=dict(os.environ))
 
 
 # -- outputs -------------------------------------------------------------------------------------------------

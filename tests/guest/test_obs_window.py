@@ -12,22 +12,19 @@ import time
 from pathlib import Path
 
 import pytest
-from obs_guest import TOLERANCE, launch_obs, wait_for_colour
+from obs_guest import REPO, TOLERANCE, keep_log, launch_obs, wait_for_colour
 from obshost import ObsHost
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
 
-REPO = Path(__file__).resolve().parent.parent.parent
-SCRIPT = REPO / "obs_plugin" / "wlcap.py"
 APP_ID = "wlcap.obs"
 WIDTH, HEIGHT = 320, 200
 
 
-def start_obs(binary: Path, settings: dict[str, str] | None) -> ObsHost:
+def start_obs(binary: Path, settings: dict[str, str]) -> ObsHost:
     host = launch_obs(binary, WIDTH, HEIGHT)
-    if settings is not None:
-        host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
+    host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
     return host
 
 
@@ -88,9 +85,7 @@ def test_obs_captures_a_window_and_resumes_when_its_app_returns(obs_host_binary:
         assert "Traceback" not in log
         assert host.quit() == guest_baseline_leaks
     finally:
-        share = os.environ.get("WLCAP_SHARE")
-        if share:
-            Path(share, "obs-window.log").write_text(host.log())
+        keep_log(host, "obs-window.log")
         host.cleanup()
         close_window(first)
         if second is not None:
