@@ -28,26 +28,67 @@ DRM_FORMAT_MOD_INVALID = (1 << 56) - 1
 
 
 @dataclass(frozen=True)
+class Channel:
+    """Where one channel sits in a pixel read as one little-endian integer of bytes_per_pixel bytes."""
+
+    shift: int
+    bits: int
+
+
+@dataclass(frozen=True)
 class PixelFormat:
     name: str
     drm: int
     bytes_per_pixel: int
-    # Byte offsets of red, green, blue inside one little-endian pixel.
-    rgb_offsets: tuple[int, int, int]
-    has_alpha: bool
+    red: Channel
+    green: Channel
+    blue: Channel
+    alpha: Channel | None = None
+    # The channels are IEEE half floats (16 bits each), not unsigned normalised integers.
+    half_float: bool = False
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.alpha is not None
+
+    @property
+    def rgb(self) -> tuple[Channel, Channel, Channel]:
+        return self.red, self.green, self.blue
+
+    @property
+    def depth(self) -> int:
+        """Bits per colour channel (the widest of the three)."""
+        return max(channel.bits for channel in self.rgb)
 
 
+def _rgb(name: str, code: str, size: int, r: int, g: int, b: int, bits: int = 8,
+         alpha: int | None = None, alpha_bits: int = 0, half_float: bool = False) -> PixelFormat:
+    return PixelFormat(name, fourcc(code), size, Channel(r, bits), Channel(g, bits), Channel(b, bits),
+                       Channel(alpha, alpha_bits) if alpha is not None else None, half_float)
+
+
+# DRM's names give the channels from the most significant bit down, of a little-endian word.
 _FORMATS = [
-    PixelFormat("XRGB8888", fourcc("XR24"), 4, (2, 1, 0), False),
-    PixelFormat("ARGB8888", fourcc("AR24"), 4, (2, 1, 0), True),
-    PixelFormat("XBGR8888", fourcc("XB24"), 4, (0, 1, 2), False),
-    PixelFormat("ABGR8888", fourcc("AB24"), 4, (0, 1, 2), True),
-    PixelFormat("RGBX8888", fourcc("RX24"), 4, (3, 2, 1), False),
-    PixelFormat("RGBA8888", fourcc("RA24"), 4, (3, 2, 1), True),
-    PixelFormat("BGRX8888", fourcc("BX24"), 4, (1, 2, 3), False),
-    PixelFormat("BGRA8888", fourcc("BA24"), 4, (1, 2, 3), True),
-    PixelFormat("BGR888", fourcc("BG24"), 3, (0, 1, 2), False),
-    PixelFormat("RGB888", fourcc("RG24"), 3, (2, 1, 0), False),
+    _rgb("XRGB8888", "XR24", 4, 16, 8, 0),
+    _rgb("ARGB8888", "AR24", 4, 16, 8, 0, alpha=24, alpha_bits=8),
+    _rgb("XBGR8888", "XB24", 4, 0, 8, 16),
+    _rgb("ABGR8888", "AB24", 4, 0, 8, 16, alpha=24, alpha_bits=8),
+    _rgb("RGBX8888", "RX24", 4, 24, 16, 8),
+    _rgb("RGBA8888", "RA24", 4, 24, 16, 8, alpha=0, alpha_bits=8),
+    _rgb("BGRX8888", "BX24", 4, 8, 16, 24),
+    _rgb("BGRA8888", "BA24", 4, 8, 16, 24, alpha=0, alpha_bits=8),
+    _rgb("BGR888", "BG24", 3, 0, 8, 16),
+    _rgb("RGB888", "RG24", 3, 16, 8, 0),
+    # 10 bits a channel: what compositors render at for 10-bit monitors.
+    _rgb("XRGB2101010", "XR30", 4, 20, 10, 0, bits=10),
+    _rgb("ARGB2101010", "AR30", 4, 20, 10, 0, bits=10, alpha=30, alpha_bits=2),
+    _rgb("XBGR2101010", "XB30", 4, 0, 10, 20, bits=10),
+    _rgb("ABGR2101010", "AB30", 4, 0, 10, 20, bits=10, alpha=30, alpha_bits=2),
+    # Half floats (wlroots 0.20 renders HDR outputs in these).
+    _rgb("XRGB16161616F", "XR4H", 8, 32, 16, 0, bits=16, half_float=True),
+    _rgb("ARGB16161616F", "AR4H", 8, 32, 16, 0, bits=16, alpha=48, alpha_bits=16, half_float=True),
+    _rgb("XBGR16161616F", "XB4H", 8, 0, 16, 32, bits=16, half_float=True),
+    _rgb("ABGR16161616F", "AB4H", 8, 0, 16, 32, bits=16, alpha=48, alpha_bits=16, half_float=True),
 ]
 _BY_DRM = {fmt.drm: fmt for fmt in _FORMATS}
 

@@ -1,71 +1,82 @@
-"""Frames to upright RGB images, and a small PNG writer (no imaging library needed).
+"""Frames to upright RGB images, and a small PNG writer.
 
 Pixel work here is for screenshots and tests only; the streaming path never converts on the CPU.
+Images keep the frame's precision: 8 bits a channel where every channel has 8 bits, else 16 (10-bit
+and half-float frames), as PNG stores them.
 """
 
 from __future__ import annotations
 
 import struct
 import zlib
-from array import array
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from .errors import WlcapError
-from .formats import describe, lookup
+from .formats import Channel, PixelFormat, describe, lookup
+
+_WORD_TYPES: dict[int, np.dtype[Any]] = {3: np.dtype("<u4"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
 
 
 @dataclass(frozen=True)
 class RgbImage:
     width: int
     height: int
-    pixels: bytes  # RGB, 3 bytes a pixel, rows top to bottom
+    # RGB rows top to bottom: one byte a channel at depth 8, two (big-endian, as in PNG) at depth 16.
+    pixels: bytes
+    depth: int = 8
 
     def pixel(self, x: int, y: int) -> tuple[int, int, int]:
-        i = (y * self.width + x) * 3
-        return self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]
+        if self.depth == 8:
+            i = (y * self.width + x) * 3
+            return self.pixels[i], self.pixels[i + 1], self.pixels[i + 2]
+        i = (y * self.width + x) * 6
+        r, g, b = struct.unpack(">HHH", self.pixels[i:i + 6])
+        return r, g, b
+
+    def array(self) -> npt.NDArray[Any]:
+        """The pixels as a (height, width, 3) array of uint8 or uint16."""
+        dtype = np.dtype(">u2") if self.depth == 16 else np.dtype(np.uint8)
+        return np.frombuffer(self.pixels, dtype=dtype).reshape(self.height, self.width, 3)
 
 
-def _packed_rows(data: memoryview | bytes, width: int, height: int, stride: int) -> array[int]:
-    """The frame as one 32-bit word a pixel, rows packed without stride padding."""
-    row_bytes = width * 4
-    if stride == row_bytes:
-        packed = bytes(data[:row_bytes * height])
-    else:
-        packed = b"".join(bytes(data[y * stride:y * stride + row_bytes]) for y in range(height))
-    words = array("I")
-    words.frombytes(packed)
-    return words
+def _words(data: memoryview | bytes, width: int, height: int, stride: int, size: int) -> npt.NDArray[np.uint64]:
+    """One unsigned integer a pixel, (height, width), rows without their stride padding."""
+    needed = stride * (height - 1) + width * size
+    if len(data) < needed:
+        raise WlcapError(f"frame holds {len(data)} bytes, fewer than its {width}x{height} "
+                         f"pixels at stride {stride} need ({needed})")
+    raw = np.frombuffer(data, dtype=np.uint8, count=needed)
+    rows = np.lib.stride_tricks.as_strided(raw, shape=(height, width, size), strides=(stride, size, 1))
+    if size == 3:
+        padded = np.zeros((height, width, 4), dtype=np.uint8)
+        padded[:, :, :3] = rows
+        return padded.view(_WORD_TYPES[3])[:, :, 0].astype(np.uint64)
+    return np.ascontiguousarray(rows).view(_WORD_TYPES[size])[:, :, 0].astype(np.uint64)
 
 
-def _rows(words: array[int], width: int, height: int) -> list[array[int]]:
-    return [words[y * width:(y + 1) * width] for y in range(height)]
+def _channel(words: npt.NDArray[np.uint64], channel: Channel, fmt: PixelFormat) -> npt.NDArray[np.uint16]:
+    """One channel at the image's depth: 8-bit channels as they are, wider ones as 16 bits."""
+    values = (words >> np.uint64(channel.shift)) & np.uint64((1 << channel.bits) - 1)
+    if fmt.half_float:
+        floats = values.astype(np.uint16).view(np.float16).astype(np.float32)
+        return np.rint(np.clip(np.nan_to_num(floats), 0.0, 1.0) * 65535).astype(np.uint16)
+    if fmt.depth == 8:
+        return values.astype(np.uint16)
+    # Widen by repeating the top bits: 0 stays 0 and full scale becomes 65535, exactly.
+    wide = values << np.uint64(16 - channel.bits)
+    return (wide | (wide >> np.uint64(channel.bits))).astype(np.uint16)
 
 
-def _columns(words: array[int], width: int) -> list[array[int]]:
-    return [words[x::width] for x in range(width)]
-
-
-def apply_transform(words: array[int], width: int, height: int,
-                    transform: int) -> tuple[array[int], int, int]:
-    """Undo an output transform (enum wl_output.transform): buffer pixels to upright pixels.
-    A flipped transform is undone by rotating first and mirroring the result."""
-    rotation = transform % 4
-    if rotation == 0:
-        rows = _rows(words, width, height)
-    elif rotation == 2:
-        rows = [row[::-1] for row in reversed(_rows(words, width, height))]
-    elif rotation == 1:  # the buffer holds the upright image turned 90° counter-clockwise
-        rows = [column[::-1] for column in _columns(words, width)]
-        width, height = height, width
-    else:
-        rows = list(reversed(_columns(words, width)))
-        width, height = height, width
-    if transform >= 4:
-        rows = [row[::-1] for row in rows]
-    result = array("I")
-    for row in rows:
-        result.extend(row)
-    return result, width, height
+def upright(pixels: npt.NDArray[np.generic], transform: int) -> npt.NDArray[np.generic]:
+    """Undo an output transform (enum wl_output.transform): buffer pixels (rows first) to upright
+    pixels. A flipped transform is undone by rotating first and mirroring the result."""
+    # wl_output.transform 90: the buffer holds the upright image turned 90° counter-clockwise.
+    turned = np.rot90(pixels, k=-(transform % 4))
+    return turned[:, ::-1] if transform >= 4 else turned
 
 
 def to_rgb(data: memoryview | bytes, width: int, height: int, stride: int, drm_format: int,
@@ -73,26 +84,19 @@ def to_rgb(data: memoryview | bytes, width: int, height: int, stride: int, drm_f
            crop: tuple[int, int, int, int] | None = None) -> RgbImage:
     """Upright RGB pixels of a frame; `crop` (x, y, width, height) is applied after the transform."""
     fmt = lookup(drm_format)
-    if fmt is None or fmt.bytes_per_pixel != 4:
+    if fmt is None:
         raise WlcapError(f"cannot convert pixel format {describe(drm_format)} to RGB")
-    words = _packed_rows(data, width, height, stride)
+    words = _words(data, width, height, stride, fmt.bytes_per_pixel)
+    rgb: npt.NDArray[Any] = np.stack([_channel(words, channel, fmt) for channel in fmt.rgb], axis=-1)
     if y_invert:
-        words = array("I", b"".join(row.tobytes() for row in reversed(_rows(words, width, height))))
-    if transform:
-        words, width, height = apply_transform(words, width, height, transform)
+        rgb = rgb[::-1]
+    rgb = upright(rgb, transform)
     if crop is not None:
         cx, cy, cw, ch = crop
-        start = cy * width + cx
-        words = array("I", b"".join(words[start + row * width:start + row * width + cw].tobytes()
-                                    for row in range(ch)))
-        width, height = cw, ch
-    raw = words.tobytes()
-    rgb = bytearray(width * height * 3)
-    r, g, b = fmt.rgb_offsets
-    rgb[0::3] = raw[r::4]
-    rgb[1::3] = raw[g::4]
-    rgb[2::3] = raw[b::4]
-    return RgbImage(width, height, bytes(rgb))
+        rgb = rgb[cy:cy + ch, cx:cx + cw]
+    depth = 8 if fmt.depth == 8 else 16
+    out = rgb.astype(np.uint8 if depth == 8 else np.dtype(">u2"))
+    return RgbImage(int(rgb.shape[1]), int(rgb.shape[0]), out.tobytes(), depth)
 
 
 def _chunk(kind: bytes, payload: bytes) -> bytes:
@@ -101,15 +105,16 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 
 
 def encode_png(image: RgbImage, level: int = 6) -> bytes:
-    row_bytes = image.width * 3
+    """An RGB PNG of 8 or 16 bits a channel, as the image holds them."""
+    row_bytes = image.width * 3 * image.depth // 8
     raw = b"".join(b"\x00" + image.pixels[y * row_bytes:(y + 1) * row_bytes] for y in range(image.height))
-    header = struct.pack(">IIBBBBB", image.width, image.height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    header = struct.pack(">IIBBBBB", image.width, image.height, image.depth, 2, 0, 0, 0)  # RGB
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, level))
             + _chunk(b"IEND", b""))
 
 
 def decode_png(data: bytes) -> RgbImage:
-    """Decode an 8-bit RGB or RGBA PNG without interlace (what wlcap and the tests write)."""
+    """Decode an 8- or 16-bit RGB or RGBA PNG without interlace (what wlcap and the tests write)."""
     if data[:8] != b"\x89PNG\r\n\x1a\n":
         raise WlcapError("not a PNG file")
     pos, idat, header = 8, b"", b""
@@ -122,24 +127,23 @@ def decode_png(data: bytes) -> RgbImage:
             idat += payload
         pos += 12 + length
     width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", header)
-    if depth != 8 or colour not in (2, 6) or interlace:
-        raise WlcapError("only 8-bit RGB/RGBA non-interlaced PNGs are supported")
+    if depth not in (8, 16) or colour not in (2, 6) or interlace:
+        raise WlcapError("only 8- and 16-bit RGB/RGBA non-interlaced PNGs are supported")
+    size = depth // 8  # bytes a sample
     channels = 3 if colour == 2 else 4
+    bpp = channels * size
     raw = zlib.decompress(idat)
-    stride = width * channels
+    stride = width * bpp
     rows: list[bytearray] = []
     prev = bytearray(stride)
     for y in range(height):
         kind = raw[y * (stride + 1)]
         line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        _unfilter(kind, line, prev, channels)
+        _unfilter(kind, line, prev, bpp)
         rows.append(line)
         prev = line
-    pixels = bytearray(width * height * 3)
-    flat = b"".join(rows)
-    for c in range(3):
-        pixels[c::3] = flat[c::channels]
-    return RgbImage(width, height, bytes(pixels))
+    samples = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(height, width, channels, size)
+    return RgbImage(width, height, samples[:, :, :3, :].tobytes(), depth)
 
 
 def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> None:

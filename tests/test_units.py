@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import struct
 from array import array
 from pathlib import Path
 
+import numpy as np
 import pytest
 from patterns import pattern
 
 from capture import Region, RegionError
 from capture.dmabuf import nodes_for_device
-from capture.errors import BackendUnavailableError
+from capture.errors import BackendUnavailableError, WlcapError
 from capture.formats import fourcc
-from capture.image import decode_png, encode_png, to_rgb
+from capture.image import RgbImage, decode_png, encode_png, to_rgb, upright
 from capture.native import GbmDevice, NativeError, dmabuf_sync
 
 XR24 = fourcc("XR24")
@@ -54,6 +56,62 @@ def test_transform_90_and_crop() -> None:
     data = words.tobytes()
     out = to_rgb(data, 3, 2, 12, XR24, transform=1, crop=(0, 1, 2, 1))
     assert (out.width, out.height) == (2, 1)
+
+
+def widened(value: int) -> int:
+    return (value << 6) | (value >> 4)
+
+
+@pytest.mark.parametrize(("code", "shifts", "alpha"), [
+    ("XR30", (20, 10, 0), False), ("AR30", (20, 10, 0), True), ("XB30", (0, 10, 20), False),
+    ("AB30", (0, 10, 20), True)])
+def test_ten_bit_frames_keep_their_precision(code: str, shifts: tuple[int, int, int], alpha: bool) -> None:
+    """10-bit channels come out as 16-bit values (the top bits repeated), so 1023 is 65535 and no
+    two 10-bit values meet; X or alpha bits change nothing."""
+    colours = [(1000, 21, 513), (1023, 0, 1)]
+    words = [sum(v << shift for v, shift in zip(colour, shifts, strict=True)) | (3 << 30 if alpha else 0)
+             for colour in colours]
+    image = to_rgb(struct.pack("<2I", *words), 2, 1, 8, fourcc(code))
+    assert image.depth == 16
+    assert [image.pixel(x, 0) for x in range(2)] == [tuple(widened(v) for v in c) for c in colours]
+
+
+@pytest.mark.parametrize(("code", "order"), [("XB4H", (0, 1, 2)), ("AB4H", (0, 1, 2)), ("XR4H", (2, 1, 0))])
+def test_half_float_frames_are_clipped_to_sixteen_bits(code: str, order: tuple[int, int, int]) -> None:
+    red, green, blue = 1.0, 0.25, -0.5  # a negative value (possible in a float buffer) clips to 0
+    halves = [0.0, 0.0, 0.0, 1.0]
+    for value, index in zip((red, green, blue), order, strict=True):
+        halves[index] = value
+    data = np.array(halves, dtype="<f2").tobytes()
+    assert to_rgb(data, 1, 1, 8, fourcc(code)).pixel(0, 0) == (65535, 16384, 0)
+
+
+@pytest.mark.parametrize(("code", "data"), [("BG24", bytes((10, 20, 30))), ("RG24", bytes((30, 20, 10)))])
+def test_three_byte_frames(code: str, data: bytes) -> None:
+    image = to_rgb(data * 2 + b"\0\0", 2, 1, 8, fourcc(code))
+    assert image.depth == 8 and image.pixel(1, 0) == (10, 20, 30)
+
+
+def test_sixteen_bit_png_round_trip() -> None:
+    values = (np.arange(5 * 3 * 3).reshape(3, 5, 3) * 1111).astype(">u2")
+    image = RgbImage(5, 3, values.tobytes(), 16)
+    decoded = decode_png(encode_png(image))
+    assert decoded == image and decoded.pixel(4, 2) == tuple(int(v) for v in values[2, 4])
+
+
+@pytest.mark.parametrize("transform", range(8))
+def test_every_output_transform_is_undone(transform: int) -> None:
+    """The buffer of a transformed output holds the upright picture turned (wl_output.transform: 90
+    is a quarter turn counter-clockwise), mirrored first for the flipped ones."""
+    upright_picture = np.arange(2 * 3).reshape(2, 3)
+    mirrored = upright_picture[:, ::-1] if transform >= 4 else upright_picture
+    buffer = np.rot90(mirrored, k=transform % 4)
+    assert np.array_equal(upright(buffer, transform), upright_picture)
+
+
+def test_a_frame_holding_fewer_bytes_than_it_claims_is_refused() -> None:
+    with pytest.raises(WlcapError, match="fewer than its 4x4 pixels"):
+        to_rgb(bytes(60), 4, 4, 16, fourcc("XR24"))
 
 
 @pytest.mark.parametrize("text", ["0,0 1x1", "10,20 640x480", " 3 , 4   5x6 "])
