@@ -16,6 +16,7 @@ A frame (ext_image_copy_capture_frame_v1) is single-use:
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, auto
@@ -42,13 +43,14 @@ class FailureReason(IntEnum):
 
 
 # Formats wlcap prefers when the compositor offers several, best first: the ones every consumer
-# (OBS included) reads natively.
+# (OBS included) reads natively; and for a source rendered at 10 bits a channel, its own depth first.
 _PREFERRED = [fourcc(code) for code in ("XR24", "AR24", "XB24", "AB24")]
+_PREFERRED_DEEP = [*(fourcc(code) for code in ("XR30", "XB30", "AR30", "AB30")), *_PREFERRED]
 # A cursor image is drawn over the frame: its alpha matters.
 PREFERRED_WITH_ALPHA = [fourcc(code) for code in ("AR24", "AB24")]
 
 
-def _rank(drm_format: int, preferred: list[int] = _PREFERRED) -> tuple[int, int]:
+def _rank(drm_format: int, preferred: list[int]) -> tuple[int, int]:
     return (preferred.index(drm_format) if drm_format in preferred else len(preferred), drm_format)
 
 
@@ -63,8 +65,18 @@ class ExtConstraints:
     dmabuf_formats: dict[int, tuple[int, ...]] = field(default_factory=dict)  # fourcc -> modifiers
 
     @property
+    def depth(self) -> int:
+        """Bits a channel the source is rendered at, as its shm formats tell: wlroots offers the
+        format its renderer reads the source's buffer in (10-bit for a 10-bit output), not more."""
+        return max((fmt.depth for fmt in map(lookup, self.shm_formats) if fmt is not None), default=8)
+
+    @property
+    def _preferred(self) -> list[int]:
+        return _PREFERRED_DEEP if self.depth > 8 else _PREFERRED
+
+    @property
     def shm_spec(self) -> BufferSpec | None:
-        return self.shm_spec_preferring(_PREFERRED)
+        return self.shm_spec_preferring(self._preferred)
 
     def shm_spec_preferring(self, preferred: list[int]) -> BufferSpec | None:
         """A shm buffer in the first of `preferred` offered (else any format wlcap knows)."""
@@ -76,12 +88,10 @@ class ExtConstraints:
         return BufferSpec(BufferKind.SHM, self.width, self.height, chosen, stride)
 
     @property
-    def dmabuf_spec(self) -> BufferSpec | None:
-        if not self.dmabuf_formats:
-            return None
-        chosen = min(self.dmabuf_formats, key=_rank)
-        return BufferSpec(BufferKind.DMABUF, self.width, self.height, chosen, 0,
-                          tuple(sorted(self.dmabuf_formats[chosen])))
+    def dmabuf_specs(self) -> list[BufferSpec]:
+        """The DMA-BUF layouts offered, best first (the consumer may be unable to take the first)."""
+        return [BufferSpec(BufferKind.DMABUF, self.width, self.height, fmt, 0, tuple(sorted(self.dmabuf_formats[fmt])))
+                for fmt in sorted(self.dmabuf_formats, key=lambda f: _rank(f, self._preferred))]
 
 
 class SessionState(Enum):
@@ -185,6 +195,7 @@ class ImageCopyFrame:
         self.timestamp_ns = 0
         self.failure: FailureReason | None = None
         self.negotiation = 0  # which set of constraints (ImageCopySession.negotiations) it was made under
+        self.requested_ns = 0  # CLOCK_MONOTONIC when `capture` was sent: the copy's work comes after
         self._on_done = on_done
         guard = connection.guard
         for event in ("transform", "damage", "presentation_time", "ready", "failed"):
@@ -201,6 +212,7 @@ class ImageCopyFrame:
         self.proxy.attach_buffer(buffer.wl_buffer)
         for x, y, w, h in damage:
             self.proxy.damage_buffer(x, y, w, h)
+        self.requested_ns = time.monotonic_ns()
         self.proxy.capture()
         self.state = FrameState.CAPTURING
 

@@ -9,6 +9,7 @@ buffers behind it are what the pool keeps).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from enum import Enum, auto
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ class ScreencopyFrame:
         self.flags = 0  # enum zwlr_screencopy_frame_v1.flags
         self.damage: list[tuple[int, int, int, int]] = []
         self.timestamp_ns = 0
+        self.requested_ns = 0  # CLOCK_MONOTONIC when `copy` was sent: the copy's work comes after
         self.buffer: Buffer | None = None
         self._on_constraints = on_constraints
         self._on_done = on_done
@@ -56,6 +58,11 @@ class ScreencopyFrame:
         guard = connection.guard
         for event in ("buffer", "linux_dmabuf", "buffer_done", "flags", "damage", "ready", "failed"):
             proxy.dispatcher[event] = guard(getattr(self, f"_handle_{event}"))
+
+    @property
+    def dmabuf_specs(self) -> list[BufferSpec]:
+        """The DMA-BUF layout offered (wlr-screencopy offers one), as ExtConstraints lists them."""
+        return [self.dmabuf_spec] if self.dmabuf_spec is not None else []
 
     @property
     def y_invert(self) -> bool:
@@ -86,6 +93,7 @@ class ScreencopyFrame:
     def copy(self, buffer: Buffer, with_damage: bool) -> None:
         self._expect("copy", FrameState.CONSTRAINTS_KNOWN)
         self.buffer = buffer
+        self.requested_ns = time.monotonic_ns()
         if with_damage:
             self.proxy.copy_with_damage(buffer.wl_buffer)
         else:

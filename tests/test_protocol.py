@@ -39,14 +39,25 @@ def test_what_needs_ext_fails_clearly_without_it(sway: SwayHeadless) -> None:
 
 
 def test_ext_constraints_pick_a_common_format_and_the_offered_modifiers() -> None:
-    xr24, ar24, ab30 = fourcc("XR24"), fourcc("AR24"), fourcc("AB30")
-    constraints = ExtConstraints(64, 32, (ab30, ar24, xr24), None, {ab30: (0,), ar24: (0, 7)})
+    xr24, ar24, xb24 = fourcc("XR24"), fourcc("AR24"), fourcc("XB24")
+    constraints = ExtConstraints(64, 32, (ar24, xr24), None, {xb24: (0,), ar24: (0, 7)})
     shm = constraints.shm_spec
-    dmabuf = constraints.dmabuf_spec
     assert shm is not None and (shm.format, shm.stride, shm.width, shm.height) == (xr24, 256, 64, 32)
-    assert dmabuf is not None and (dmabuf.format, dmabuf.modifiers) == (ar24, (0, 7))
-    assert ExtConstraints(8, 8, (ab30,), None).shm_spec is None  # a format wlcap cannot lay out
-    assert ExtConstraints(8, 8, (xr24,), None).dmabuf_spec is None
+    assert [(s.format, s.modifiers) for s in constraints.dmabuf_specs] == [(ar24, (0, 7)), (xb24, (0,))]
+    assert ExtConstraints(8, 8, (fourcc("NV12"),), None).shm_spec is None  # a format wlcap cannot lay out
+    assert ExtConstraints(8, 8, (xr24,), None).dmabuf_specs == []
+
+
+def test_a_source_rendered_at_ten_bits_is_captured_at_ten_bits() -> None:
+    """wlroots offers shm in the format it reads the source in: 10 bits for a 10-bit output. DMA-BUF
+    formats then come deepest first, so that a blit into an 8-bit buffer does not throw bits away."""
+    xr24, xb30, xr30 = fourcc("XR24"), fourcc("XB30"), fourcc("XR30")
+    constraints = ExtConstraints(64, 32, (xb30,), None, {xr24: (0,), xr30: (0,), xb30: (0,)})
+    assert constraints.depth == 10
+    shm = constraints.shm_spec
+    assert shm is not None and (shm.format, shm.stride) == (xb30, 256)
+    assert [s.format for s in constraints.dmabuf_specs] == [xr30, xb30, xr24]
+    assert ExtConstraints(64, 32, (xr24,), None, {xr24: (0,), xr30: (0,)}).dmabuf_specs[0].format == xr24
 
 
 def test_damage_tracker_refreshes_each_buffer_with_what_it_missed() -> None:
