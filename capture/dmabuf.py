@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import select
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import native
 from .buffers import Buffer, BufferKind, BufferSpec
-from .errors import BackendUnavailableError
+from .errors import BackendUnavailableError, CaptureFailedError
 from .formats import DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, describe, describe_modifier
 
 if TYPE_CHECKING:
@@ -104,23 +105,36 @@ def _sysfs_device(node: Path) -> str:
 
 
 def nodes_for_device(dev: int | None, dri_dir: Path = DRI_DIR) -> list[str]:
-    """The DRM nodes of dev_t `dev` to allocate on, render node first (no DRM master needed), then
-    the primary node: some drivers (virtio-gpu without 3D) allocate dumb buffers only there."""
+    """The DRM nodes of dev_t `dev` (None: the first device) to allocate on, in the order to try:
+    the render node first (no DRM master needed) where the device has a GPU Mesa renders with, else
+    the primary node, where Mesa's software path finds the dumb buffers it needs."""
     if not dri_dir.is_dir():
         raise BackendUnavailableError(f"no DRM devices on this machine ({dri_dir} does not exist)")
-    # Render nodes sort first: allocation needs no DRM master.
     nodes = sorted((p for p in dri_dir.iterdir() if p.name.startswith(("renderD", "card"))),
                    key=lambda p: (not p.name.startswith("renderD"), p.name))
     if not nodes:
         raise BackendUnavailableError(f"no DRM nodes in {dri_dir}")
-    if dev is None:
-        return [str(nodes[0])]
-    match = next((node for node in nodes if node.stat().st_rdev == dev), None)
+    match = nodes[0] if dev is None else next((node for node in nodes if node.stat().st_rdev == dev), None)
     if match is None:
+        assert dev is not None
         raise BackendUnavailableError(
             f"the compositor's DRM device {os.major(dev)}:{os.minor(dev)} is not in {dri_dir}")
     device = _sysfs_device(match)
-    return [str(node) for node in nodes if _sysfs_device(node) == device]
+    same_device = [node for node in nodes if _sysfs_device(node) == device]
+    render = [node for node in same_device if node.name.startswith("renderD")]
+    primary = [node for node in same_device if not node.name.startswith("renderD")]
+    if render and primary and not _renders(render[0]):
+        same_device = primary + render
+    return [str(node) for node in same_device]
+
+
+def _renders(node: Path) -> bool:
+    """Whether GBM can allocate on this render node; asked rather than tried, because a failed try is
+    Mesa printing "DRM_IOCTL_MODE_CREATE_DUMB failed: Permission denied" to the user."""
+    try:
+        return native.drm_node_renders(str(node))[0]
+    except native.NativeError:
+        return True  # cannot tell: try it, as before
 
 
 class DmabufBuffer(Buffer):
@@ -158,14 +172,17 @@ class DmabufAllocator:
         # copies with; linux-dmabuf's main device is its default for everything.
         self.dev = device if device is not None else self.feedback.main_device
         self._nodes = nodes_for_device(self.dev)
-        self.device = self._open(self._nodes.pop(0))
+        self.device = self._open_next()
 
-    @staticmethod
-    def _open(node: str) -> native.GbmDevice:
-        try:
-            return native.GbmDevice(node)
-        except native.NativeError as exc:
-            raise BackendUnavailableError(f"cannot allocate DMA-BUFs: {exc}") from None
+    def _open_next(self) -> native.GbmDevice:
+        """A GBM device on the next node of the device that opens (a user may lack the primary's group)."""
+        problems = []
+        while self._nodes:
+            try:
+                return native.GbmDevice(self._nodes.pop(0))
+            except native.NativeError as exc:
+                problems.append(str(exc))
+        raise BackendUnavailableError(f"cannot allocate DMA-BUFs: {'; '.join(problems)}")
 
     def modifiers_for(self, drm_format: int) -> tuple[int, ...]:
         return tuple(sorted(self.feedback.formats.get(drm_format, ())))
@@ -190,7 +207,7 @@ class DmabufAllocator:
                 if not self._nodes:
                     raise BackendUnavailableError(f"{exc} (on {self.device.path})") from None
                 self.device.close()  # the next node of the same device
-                self.device = self._open(self._nodes.pop(0))
+                self.device = self._open_next()
         try:
             wl_buffer = self._wrap(memory)
         except BaseException:
@@ -238,3 +255,37 @@ def read_dmabuf(buffer: Buffer) -> bytes:
             return bytes(mapping[plane.offset:size])
     finally:
         native.dmabuf_sync(plane.fd, start=False)
+
+
+def read_finished_dmabuf(buffer: Buffer, requested_ns: int, timeout: float) -> bytes:
+    """The pixels of a single-plane LINEAR DMA-BUF once the compositor's copy into it is known to be
+    finished: the buffer's write fence signalled after the copy was asked for (`requested_ns`,
+    CLOCK_MONOTONIC). `ready` alone does not say so: the GPU may still be writing. A compositor whose
+    renderer leaves no fence gives no way to know; that is an error, never a read of unfinished pixels.
+    """
+    if not isinstance(buffer, DmabufBuffer):
+        raise TypeError("not a DMA-BUF buffer")
+    memory = buffer.memory
+    if len(memory.planes) != 1 or memory.modifier != DRM_FORMAT_MOD_LINEAR:
+        raise BackendUnavailableError(
+            f"cannot read a {describe_modifier(memory.modifier)} DMA-BUF on the CPU (only single-plane LINEAR)")
+    try:
+        fence = native.export_write_fence(memory.planes[0].fd)
+    except native.NativeError as exc:
+        raise BackendUnavailableError(f"cannot tell when the compositor's copy is done ({exc})") from None
+    try:
+        poller = select.poll()
+        poller.register(fence, select.POLLIN)
+        if not poller.poll(timeout * 1000):
+            raise CaptureFailedError(f"the compositor's copy into the DMA-BUF did not finish within {timeout:g} s")
+        _signalled, latest_ns = native.sync_file_state(fence)
+    except native.NativeError as exc:
+        raise CaptureFailedError(f"the compositor's copy into the DMA-BUF failed ({exc})") from None
+    finally:
+        os.close(fence)
+    if latest_ns < requested_ns:
+        raise BackendUnavailableError(
+            "cannot tell when the compositor's copy into the DMA-BUF is done: it left no fence on the buffer "
+            "(software renderers such as llvmpipe leave none), so its pixels may not all be there yet; "
+            "use shared memory (--backend shm)")
+    return read_dmabuf(buffer)

@@ -164,7 +164,7 @@ class ExtCaptureSession(CaptureSession):
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=False, transform=frame.transform,
                 timestamp_ns=frame.timestamp_ns, damage=list(frame.damage), sequence=self.frames_captured,
-                crop=self.crop, _release=self.return_buffer)
+                crop=self.crop, requested_ns=frame.requested_ns, _release=self.return_buffer)
             self._finish_frame()
             self._on_frame(captured)
             return

@@ -93,6 +93,34 @@ class DmabufMemory:
             self._buf = None
 
 
+def drm_node_renders(path: str) -> tuple[bool, str]:
+    """Whether GBM can allocate on this DRM node (see wlcap_drm_node_renders), and its driver."""
+    native = _require()
+    driver = ffi.new("char[]", 64)
+    result = native.wlcap_drm_node_renders(path.encode(), driver, len(driver))
+    if result < 0:
+        raise NativeError(f"cannot query {path}: {os.strerror(-result)}")
+    return bool(result), ffi.string(driver).decode(errors="replace")
+
+
+def export_write_fence(dmabuf_fd: int) -> int:
+    """The writes pending on a DMA-BUF as a sync_file fd, which the caller closes."""
+    fd = _require().wlcap_dmabuf_export_write_fence(dmabuf_fd)
+    if fd < 0:
+        raise NativeError(f"DMA_BUF_IOCTL_EXPORT_SYNC_FILE failed: {os.strerror(-fd)}")
+    return int(fd)
+
+
+def sync_file_state(sync_fd: int) -> tuple[bool, int]:
+    """(every fence signalled, the latest signal time in CLOCK_MONOTONIC ns); NativeError when a
+    fence signalled an error."""
+    latest = ffi.new("uint64_t *")
+    state = _require().wlcap_sync_file_state(sync_fd, latest)
+    if state < 0:
+        raise NativeError(f"a fence on the buffer failed: {os.strerror(-state)}")
+    return bool(state), int(latest[0])
+
+
 def dmabuf_sync(fd: int, *, start: bool, read: bool = True, write: bool = False) -> None:
     """Bracket CPU access to a DMA-BUF (DMA_BUF_IOCTL_SYNC)."""
     native = _require()

@@ -111,6 +111,8 @@ class Frame:
     # Part of the upright frame to show, where the compositor captured more than the region asked for
     # (see CaptureSession.compositor_region); None: all of it.
     crop: Region | None = None
+    # CLOCK_MONOTONIC when the copy was asked for: a fence that signalled later ended the copy's work.
+    requested_ns: int = 0
     _release: Callable[[Buffer], None] | None = field(default=None, repr=False)
 
     @property
@@ -290,7 +292,7 @@ class CaptureSession:
     def _dmabuf_choice(self, frame: ScreencopyFrame | ExtConstraints) -> tuple[BufferSpec, Allocator]:
         if self._dmabuf_refused is not None:
             raise BackendUnavailableError(self._dmabuf_refused)
-        if frame.dmabuf_spec is None:
+        if not frame.dmabuf_specs:
             raise BackendUnavailableError("compositor offers no linux_dmabuf buffer for this frame "
                                           "(its renderer cannot write DMA-BUFs, or screencopy < v3)")
         if self.connection.bound.get("zwp_linux_dmabuf_v1") is None:
@@ -303,18 +305,17 @@ class CaptureSession:
             self._device_change_logged = True  # a GPU change mid-stream: rare, and the next stream follows
             log.warning("the compositor now copies on device %d:%d; this stream keeps allocating on %s",
                         os.major(device), os.minor(device), self._dmabuf.device.path)
-        spec = frame.dmabuf_spec
-        # ext sessions name their modifiers; wlr-screencopy leaves them to linux-dmabuf's feedback.
-        modifiers = spec.modifiers or self._dmabuf.modifiers_for(spec.format)
-        if self.options.modifier_filter is not None:
-            offered = modifiers
-            modifiers = self.options.modifier_filter(spec.format, offered)
-            if not modifiers:
-                raise BackendUnavailableError(
-                    f"no {describe(spec.format)} modifier both the compositor "
-                    f"({', '.join(map(describe_modifier, offered)) or 'none'}) and the consumer accept")
-        self.backend_reason = f"dmabuf {describe(spec.format)} on {self._dmabuf.device.path}"
-        return BufferSpec(spec.kind, spec.width, spec.height, spec.format, 0, modifiers), self._dmabuf
+        refused = []
+        for spec in frame.dmabuf_specs:  # best first: the first the consumer can take too
+            # ext sessions name their modifiers; wlr-screencopy leaves them to linux-dmabuf's feedback.
+            offered = spec.modifiers or self._dmabuf.modifiers_for(spec.format)
+            modifiers = offered if self.options.modifier_filter is None else self.options.modifier_filter(
+                spec.format, offered)
+            if modifiers:
+                return BufferSpec(spec.kind, spec.width, spec.height, spec.format, 0, modifiers), self._dmabuf
+            refused.append(f"{describe(spec.format)} ({', '.join(map(describe_modifier, offered)) or 'none'})")
+        raise BackendUnavailableError(f"no modifier both the compositor and the consumer accept, for "
+                                      f"{'; '.join(refused)}")
 
     def _ensure_pool(self, spec: BufferSpec, allocator: Allocator) -> BufferPool:
         if self.pool is not None and self.pool.allocator.kind is not allocator.kind:
@@ -335,7 +336,7 @@ class CaptureSession:
         allocation fails (unless DMA-BUF was required)."""
         spec, allocator = self._choose_spec(constraints)
         try:
-            return self._ensure_pool(spec, allocator)
+            pool = self._ensure_pool(spec, allocator)
         except BackendUnavailableError as exc:
             if allocator.kind is not BufferKind.DMABUF or self.options.backend is Backend.DMABUF:
                 raise
@@ -343,6 +344,9 @@ class CaptureSession:
             log.info("DMA-BUF allocation failed, using shared memory: %s", exc)
             spec, allocator = self._choose_spec(constraints)
             return self._ensure_pool(spec, allocator)
+        if isinstance(allocator, DmabufAllocator):  # named once allocated: the node is known then
+            self.backend_reason = f"dmabuf {describe(spec.format)} on {allocator.device.path}"
+        return pool
 
     def _handle_constraints(self, frame: ScreencopyFrame) -> None:
         try:
@@ -363,7 +367,7 @@ class CaptureSession:
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=frame.y_invert, transform=self.output_info.transform,
                 timestamp_ns=frame.timestamp_ns, damage=list(frame.damage), sequence=self.frames_captured,
-                crop=self.crop, _release=self.return_buffer)
+                crop=self.crop, requested_ns=frame.requested_ns, _release=self.return_buffer)
             self._finish_frame()
             self._on_frame(captured)
             return

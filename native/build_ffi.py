@@ -6,6 +6,8 @@ through the facade ``capture.native``.
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from pathlib import Path
 
 from cffi import FFI
@@ -14,6 +16,14 @@ NATIVE_DIR = Path(__file__).resolve().parent
 # Read in this order: later headers may use types from earlier ones.
 DECLARATIONS = ["dmabuf.h"]
 SOURCES = ["src/dmabuf.c"]
+
+
+def _libdrm_cflags() -> list[str]:
+    """libdrm's include folder (xf86drm.h, virtgpu_drm.h): pkg-config's, else Debian's."""
+    try:
+        return shlex.split(subprocess.check_output(["pkg-config", "--cflags", "libdrm"], text=True))
+    except (OSError, subprocess.CalledProcessError):
+        return ["-I/usr/include/libdrm"]
 
 
 def _declarations() -> str:
@@ -28,8 +38,9 @@ ffi.set_source(
     # setuptools wants source paths relative to the project root, where setup.py runs.
     sources=[f"native/{src}" for src in SOURCES],
     include_dirs=[str(NATIVE_DIR / "decl")],
-    libraries=["gbm"],
-    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration"],
+    libraries=["gbm", "drm"],
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration",
+                        *_libdrm_cflags()],
 )
 
 if __name__ == "__main__":

@@ -39,3 +39,16 @@ void wlcap_dmabuf_finish(struct wlcap_dmabuf *buf);
 #define WLCAP_SYNC_START 0
 #define WLCAP_SYNC_END 4
 int wlcap_dmabuf_sync(int fd, uint64_t flags);
+
+/* Whether GBM can allocate on the DRM node at path: 1 yes, 0 no (a device without a GPU Mesa renders
+ * with, or virtio-gpu without 3D: Mesa would fall back to dumb buffers, which a render node refuses;
+ * allocate on the device's primary node instead), -errno when the node cannot be asked. driver gets
+ * the kernel driver's name. */
+int wlcap_drm_node_renders(const char *path, char *driver, size_t driver_len);
+
+/* The writes pending on a DMA-BUF as a sync_file fd (DMA_BUF_IOCTL_EXPORT_SYNC_FILE, Linux 6.0), or
+ * -errno. A buffer no writer fenced gives an already signalled stub fence. */
+int wlcap_dmabuf_export_write_fence(int dmabuf_fd);
+/* The state of a sync_file: 1 every fence signalled (*latest_ns: the latest signal time, on
+ * CLOCK_MONOTONIC), 0 some still pending, or a negative errno (a fence signalled an error). */
+int wlcap_sync_file_state(int sync_fd, uint64_t *latest_ns);

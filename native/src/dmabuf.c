@@ -1,6 +1,8 @@
-/* GBM allocation of capture buffers and DMA-BUF CPU-access ioctls. */
+/* GBM allocation of capture buffers, which DRM node can allocate them, DMA-BUF CPU-access ioctls and
+ * the fences on a DMA-BUF. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +13,9 @@
 
 #include <gbm.h>
 #include <linux/dma-buf.h>
+#include <linux/sync_file.h>
+#include <virtgpu_drm.h>
+#include <xf86drm.h>
 
 #include "dmabuf.h"
 
@@ -156,4 +161,94 @@ int wlcap_dmabuf_sync(int fd, uint64_t flags)
 			return -errno;
 	}
 	return 0;
+}
+
+/* Drivers whose devices scan out or share buffers but have no GPU Mesa renders with. On their render
+ * node (vgem has one) Mesa's GBM falls back to its software path, which needs dumb buffers, and
+ * render nodes refuse those. */
+static const char *const display_only_drivers[] = {
+	"vgem", "vkms", "simpledrm", "udl", "evdi", "gud", "bochs-drm", "cirrus", "qxl", "vboxvideo",
+	"hyperv_drm", "ast", "mgag200",
+};
+
+/* virtio-gpu renders (virgl, venus) only when the host gave it 3D; without, Mesa takes the same
+ * software path as above. */
+static bool virtio_gpu_has_3d(int fd)
+{
+	int value = 0;
+	struct drm_virtgpu_getparam param = {.param = VIRTGPU_PARAM_3D_FEATURES, .value = (uintptr_t)&value};
+	return drmIoctl(fd, DRM_IOCTL_VIRTGPU_GETPARAM, &param) == 0 && value != 0;
+}
+
+int wlcap_drm_node_renders(const char *path, char *driver, size_t driver_len)
+{
+	if (driver_len)
+		driver[0] = '\0';
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	drmVersionPtr version = drmGetVersion(fd);
+	if (!version) {
+		int err = errno ? -errno : -EINVAL;
+		close(fd);
+		return err;
+	}
+	snprintf(driver, driver_len, "%s", version->name);
+	int renders = 1;
+	if (strcmp(version->name, "virtio_gpu") == 0) {
+		renders = virtio_gpu_has_3d(fd);
+	} else {
+		for (size_t i = 0; i < sizeof(display_only_drivers) / sizeof(display_only_drivers[0]); i++) {
+			if (strcmp(version->name, display_only_drivers[i]) == 0)
+				renders = 0;
+		}
+	}
+	drmFreeVersion(version);
+	close(fd);
+	return renders;
+}
+
+#ifndef DMA_BUF_IOCTL_EXPORT_SYNC_FILE /* Linux 6.0 uapi; older headers lack it */
+struct dma_buf_export_sync_file {
+	__u32 flags;
+	__s32 fd;
+};
+#define DMA_BUF_IOCTL_EXPORT_SYNC_FILE _IOWR(DMA_BUF_BASE, 2, struct dma_buf_export_sync_file)
+#endif
+
+int wlcap_dmabuf_export_write_fence(int dmabuf_fd)
+{
+	/* READ: the fences a reader must wait for, which are the writes. */
+	struct dma_buf_export_sync_file export = {.flags = DMA_BUF_SYNC_READ, .fd = -1};
+	if (drmIoctl(dmabuf_fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &export) < 0)
+		return -errno;
+	return export.fd;
+}
+
+#define MAX_FENCES 16
+
+int wlcap_sync_file_state(int sync_fd, uint64_t *latest_ns)
+{
+	*latest_ns = 0;
+	struct sync_fence_info fences[MAX_FENCES];
+	memset(fences, 0, sizeof(fences));
+	struct sync_file_info info = {0};
+	if (ioctl(sync_fd, SYNC_IOC_FILE_INFO, &info) < 0) /* num_fences 0: just count them */
+		return -errno;
+	uint32_t n = info.num_fences < MAX_FENCES ? info.num_fences : MAX_FENCES;
+	memset(&info, 0, sizeof(info));
+	info.num_fences = n;
+	info.sync_fence_info = (uint64_t)(uintptr_t)fences;
+	if (ioctl(sync_fd, SYNC_IOC_FILE_INFO, &info) < 0)
+		return -errno;
+	int state = 1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (fences[i].status < 0)
+			return fences[i].status;
+		if (fences[i].status == 0)
+			state = 0;
+		else if (fences[i].timestamp_ns > *latest_ns)
+			*latest_ns = fences[i].timestamp_ns;
+	}
+	return state;
 }

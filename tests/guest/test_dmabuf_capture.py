@@ -4,14 +4,21 @@ sway 1.12 renders with GLES2 on the virtio-gpu card and offers linux_dmabuf for 
 from __future__ import annotations
 
 import os
+import threading
 import time
+from typing import Any
 
 import pytest
+from fences import PendingFence
 from obs_guest import settled_pixels, swaymsg
 
 from capture import Backend, CaptureOptions, CaptureProtocol, Connection, FrameStream, capture_one
 from capture.buffers import BufferKind
+from capture.dmabuf import read_finished_dmabuf
+from capture.errors import BackendUnavailableError
+from capture.formats import DRM_FORMAT_MOD_LINEAR
 from capture.image import to_rgb
+from capture.screenshot import screenshot_options
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
@@ -77,3 +84,50 @@ def test_dmabuf_pixels_match_the_compositor(colour: tuple[int, int, int]) -> Non
     middle = len(dmabuf) // 2 // 3 * 3
     assert tuple(dmabuf[middle:middle + 3]) == colour
     assert dmabuf == shm, f"DMA-BUF (modifier {modifier:#x}) and shm captures differ"
+
+
+def _linear_dmabuf_frame(connection: Connection) -> tuple[Any, Any]:
+    options = screenshot_options(CaptureOptions(backend=Backend.DMABUF, protocol=CaptureProtocol.WLR))
+    return capture_one(connection, options, timeout=30)
+
+
+def test_a_screenshot_over_dmabuf_waits_for_the_copys_fence() -> None:
+    """A write fence on the buffer that signals after the copy was asked for is what tells a one-shot
+    reader the pixels are done; until it signals, the reader waits. (llvmpipe fences nothing, so a
+    vgem fence stands in for a GPU still writing.)"""
+    swaymsg("output", "*", "bg", "#3c78b4", "solid_color")
+    expected, _kind, _modifier = capture_rgb(Backend.SHM)
+    with Connection() as connection:
+        session, frame = _linear_dmabuf_frame(connection)
+        try:
+            assert frame.buffer.modifier == DRM_FORMAT_MOD_LINEAR  # type: ignore[attr-defined]
+            settled_pixels(frame)  # llvmpipe's own copy is done (a test may look; the product may not)
+            plane = frame.buffer.memory.planes[0]  # type: ignore[attr-defined]
+            with PendingFence() as fence:
+                fence.attach_as_write(plane.fd)
+                result: dict[str, Any] = {}
+                reader = threading.Thread(target=lambda: result.update(
+                    pixels=read_finished_dmabuf(frame.buffer, frame.requested_ns, timeout=20)))
+                reader.start()
+                reader.join(1.5)
+                assert reader.is_alive(), "the reader did not wait for the pending write fence"
+                fence.signal()
+                reader.join(10)
+            assert not reader.is_alive() and "pixels" in result
+            image = to_rgb(result["pixels"], frame.width, frame.height, frame.stride, frame.format)
+            assert image.pixels == expected
+        finally:
+            frame.release()
+            session.close()
+
+
+def test_a_screenshot_over_dmabuf_without_a_fence_is_refused() -> None:
+    """llvmpipe leaves no fence on its copy: nothing says the pixels are done, so they are not read."""
+    with Connection() as connection:
+        session, frame = _linear_dmabuf_frame(connection)
+        try:
+            with pytest.raises(BackendUnavailableError, match="cannot tell when the compositor's copy"):
+                read_finished_dmabuf(frame.buffer, frame.requested_ns, timeout=5)
+        finally:
+            frame.release()
+            session.close()
