@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from .connection import Connection
+from .errors import CaptureFailedError
 from .session import CaptureOptions, Frame, capture_one
 from .stream import run_stream
 
@@ -123,8 +124,10 @@ def pooled(options: CaptureOptions, frames: int, consume: Callable[[Frame], Any]
            display_name: str | None = None, pid: int | None = None) -> tuple[LoopFigures, Any]:
     out: list[LoopFigures] = []
     with _measure(frames, pid, out):
-        stats = run_stream(options, frames, display_name, consume)
-    return out[0], stats
+        run = run_stream(options, frames, display_name, consume)
+    if run.stopped_early:  # the figures are per frame: a short run would overstate them
+        raise CaptureFailedError(f"the benchmark needs {frames} frames, got {run.frames}: {run.stopped_early}")
+    return out[0], run.stats
 
 
 def grim_reference(options: CaptureOptions, frames: int, pid: int | None) -> LoopFigures | None:

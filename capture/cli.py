@@ -15,9 +15,10 @@ from pathlib import Path
 from . import bench
 from .connection import Connection
 from .errors import WlcapError
-from .image import encode_png, to_rgb
+from .image import encode_png
 from .region import Region
-from .session import Backend, CaptureOptions, CaptureProtocol, CursorMode, capture_one
+from .screenshot import take_screenshot
+from .session import Backend, CaptureOptions, CaptureProtocol, CursorMode
 from .stream import run_stream
 from .toplevels import ToplevelList
 
@@ -63,15 +64,8 @@ def cmd_windows(args: argparse.Namespace) -> int:
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
-    options = _options(args)
     with Connection() as connection:
-        session, frame = capture_one(connection, options)
-        try:
-            image = to_rgb(frame.read_pixels(), frame.width, frame.height, frame.stride, frame.format,
-                           frame.y_invert, frame.transform, frame.crop.as_tuple() if frame.crop else None)
-        finally:
-            frame.release()
-            session.close()
+        image = take_screenshot(connection, _options(args))
     path = Path(args.o or time.strftime("wlcap-%Y%m%d-%H%M%S.png"))
     path.write_bytes(encode_png(image))
     print(path)
@@ -81,13 +75,14 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
 def cmd_stream(args: argparse.Namespace) -> int:
     options = _options(args)
     wall0, cpu0 = time.monotonic(), time.process_time()
-    stats = run_stream(options, args.frames, timeout=args.timeout)
+    run = run_stream(options, args.frames, timeout=args.timeout)
     wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+    stats, frames = run.stats, max(run.frames, 1)
     result = {
-        "frames": args.frames,
+        "frames": run.frames,
         "seconds": round(wall, 4),
-        "fps": round(args.frames / wall, 2) if wall else 0.0,
-        "cpu_ms_per_frame": round(cpu * 1000 / args.frames, 4),
+        "fps": round(run.frames / wall, 2) if wall else 0.0,
+        "cpu_ms_per_frame": round(cpu * 1000 / frames, 4),
         "backend": stats.backend,
         "backend_reason": stats.backend_reason,
         "buffers_allocated": stats.buffers_allocated,
@@ -97,6 +92,7 @@ def cmd_stream(args: argparse.Namespace) -> int:
         "frames_failed": stats.frames_failed,
         "protocol": stats.protocol,
         "protocol_reason": stats.protocol_reason,
+        "stopped_early": run.stopped_early,
     }
     if args.json:
         print(json.dumps(result))
@@ -105,6 +101,8 @@ def cmd_stream(args: argparse.Namespace) -> int:
               f"{result['cpu_ms_per_frame']} ms CPU/frame, backend {result['backend']}, "
               f"{result['buffers_allocated']} buffers allocated, {result['reallocations']} reallocations, "
               f"protocol {result['protocol']} ({result['protocol_reason']})")
+    if run.stopped_early:
+        print(f"wlcap: stopped after {run.frames} of {args.frames} frames: {run.stopped_early}", file=sys.stderr)
     return 0
 
 
@@ -130,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         if window:
             p.add_argument("--window", help="capture a window (ext only): its app id, title or identifier "
                                             "(see `wlcap windows`)")
-        p.add_argument("--backend", choices=[b.value for b in Backend], default="auto")
+        p.add_argument("--backend", choices=[b.value for b in Backend], default="auto",
+                       help="buffers: auto (streams: DMA-BUF where offered, else shared memory; screenshots: "
+                            "shared memory), dmabuf or shm")
         p.add_argument("--protocol", choices=[c.value for c in CaptureProtocol], default="auto",
                        help="ext-image-copy-capture-v1 or wlr-screencopy (auto: ext where offered)")
         p.add_argument("--cursor", action="store_true", help="include the cursor")
@@ -155,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--damage", action="store_true",
                    help="copy_with_damage: frames only when the screen changes")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for any one frame")
+    p.add_argument("--timeout", type=float, default=10.0,
+                   help="seconds without a new frame after which the stream ends: cleanly if the compositor "
+                        "still answers (an unchanged screen), in error if it does not (stuck)")
     capture_args(p)
     p.set_defaults(func=cmd_stream)
 

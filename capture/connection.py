@@ -196,6 +196,13 @@ class Connection:
             self._check(wl_lib.wl_display_dispatch(self.display._ptr), "dispatch")
         self.raise_handler_errors()
 
+    def sync(self, on_done: Callable[[], None]) -> None:
+        """Ask the compositor to answer (wl_display.sync); on_done runs on this connection's thread
+        when it does. A compositor that answers is alive, whether or not frames come."""
+        callback = self.display.sync()
+        callback.dispatcher["done"] = self.guard(lambda _callback, _data: on_done())
+        self.flush()
+
     @property
     def wake_fd(self) -> int:
         return self._wake_fd

@@ -8,6 +8,7 @@ to the pool): a slow consumer never blocks the compositor connection and never g
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -79,6 +80,7 @@ class FrameStream:
         self.frames_dropped = 0
         self._thread = threading.Thread(target=self._run, name="wlcap-capture", daemon=True)
         self._torn_down = False
+        self._pings: queue.SimpleQueue[threading.Event] = queue.SimpleQueue()
 
     def start(self) -> FrameStream:
         self._thread.start()
@@ -108,6 +110,16 @@ class FrameStream:
             frame, self._latest = self._latest, None
             self.frames_delivered += 1
             return frame
+
+    def compositor_responds(self, timeout: float) -> bool:
+        """Whether the compositor answers a round trip within timeout seconds. When no frame comes,
+        this tells a still or slow screen (ext-image-copy-capture answers no capture of an unchanged
+        source; a busy compositor copies late) from a stuck compositor. Asked only then: a stream
+        that receives frames sends no pings."""
+        answered = threading.Event()
+        self._pings.put(answered)
+        self.connection.wake()
+        return answered.wait(timeout)
 
     def stats(self) -> StreamStats:
         session = self.session
@@ -146,6 +158,7 @@ class FrameStream:
             while not self._stop.is_set() and self.error is None:
                 if self._housekeeping is not None:
                     self._housekeeping()
+                self._send_pings()
                 if time.monotonic() >= next_due and self.session.request_frame():
                     next_due = time.monotonic() + interval
                 wait = None
@@ -160,6 +173,14 @@ class FrameStream:
             self._fail(WlcapError(f"capture thread failed: {exc!r}"))
         # Buffers and the connection are freed by `close`, once the consumer gave its frames back:
         # a stream that failed on its own may still have frames out.
+
+    def _send_pings(self) -> None:
+        while True:
+            try:
+                answered = self._pings.get_nowait()
+            except queue.Empty:
+                return
+            self.connection.sync(answered.set)
 
     def _teardown(self) -> None:
         with self._lock:
@@ -201,15 +222,29 @@ class FrameStream:
         self._fail(exc)
 
 
+@dataclass(frozen=True)
+class StreamRun:
+    """What run_stream took: the stream's figures, frames taken, and why it stopped before `frames`."""
+
+    stats: StreamStats
+    frames: int
+    stopped_early: str = ""
+
+
 def run_stream(options: CaptureOptions, frames: int, display_name: str | None = None,
-               consume: Callable[[Frame], Any] | None = None, timeout: float = 10.0) -> StreamStats:
-    """Take `frames` frames from a stream, handing each to `consume` before releasing it."""
+               consume: Callable[[Frame], Any] | None = None, timeout: float = 10.0) -> StreamRun:
+    """Take `frames` frames from a stream, handing each to `consume` before releasing it. When none
+    comes for `timeout` seconds, a compositor that still answers has an unchanged screen (or is busy):
+    the run ends there, not in error; one that does not answer is an error."""
     with FrameStream(options, display_name) as stream:
-        for _ in range(frames):
+        for taken in range(frames):
             frame = stream.get_frame(timeout)
             if frame is None:
-                raise CaptureFailedError(f"no frame within {timeout:g} s")
+                if not stream.compositor_responds(timeout):
+                    raise CaptureFailedError(f"the compositor has not answered for {timeout:g} s: it is stuck")
+                return StreamRun(stream.stats(), taken, f"no new frame for {timeout:g} s while the compositor "
+                                                        "answers: the screen did not change")
             with frame:
                 if consume is not None:
                     consume(frame)
-        return stream.stats()
+        return StreamRun(stream.stats(), frames)
