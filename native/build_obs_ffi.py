@@ -11,7 +11,8 @@ from cffi import FFI
 
 NATIVE_DIR = Path(__file__).resolve().parent
 DECLARATIONS = ["obs_source.h"]
-SOURCES = ["src/obs_source.c", "src/render_sync.c", "src/frame_geometry.c", "src/cursor_overlay.c"]
+SOURCES = ["src/obs_source.c", "src/render_sync.c", "src/frame_geometry.c", "src/cursor_overlay.c",
+           "src/pixel_formats.c", "src/frame_check.c", "src/frame_effect.c"]
 
 
 def _pkg_config(*args: str) -> list[str]:

@@ -15,7 +15,8 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -37,6 +38,23 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes], timeout: float, log:
         if time.monotonic() > deadline:
             raise RuntimeError(f"compositor socket {path} did not appear: {log.read_text()[-2000:]}")
         time.sleep(0.05)
+
+
+@contextmanager
+def wayland_client_env(env: Mapping[str, str]) -> Iterator[None]:
+    """Point this process's own Wayland clients (capture.Connection()) at the compositor `env` names,
+    for the block."""
+    keys = ("XDG_RUNTIME_DIR", "WAYLAND_DISPLAY")
+    saved = {key: os.environ.get(key) for key in keys}
+    os.environ.update({key: env[key] for key in keys})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class HeadlessCompositor:
@@ -90,11 +108,12 @@ class HeadlessCompositor:
 
 
 class SwayHeadless(HeadlessCompositor):
-    def __init__(self, width: int = 640, height: int = 480, background: str = "#204060") -> None:
+    def __init__(self, width: int = 640, height: int = 480, background: str = "#204060",
+                 extra_config: str = "") -> None:
         super().__init__()
         self.width, self.height = width, height
         config = self.dir / "config"
-        config.write_text(SWAY_CONFIG.format(width=width, height=height, background=background))
+        config.write_text(SWAY_CONFIG.format(width=width, height=height, background=background) + extra_config)
         config.chmod(0o644)
         home = self.dir / "home"
         home.mkdir()

@@ -13,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import obshost
-from compositor import SwayHeadless, WestonHeadless
+from compositor import SwayHeadless, WestonHeadless, wayland_client_env
 from obshost import ObsHost, Xvfb, build_obs_host
 from patterns import pattern, write_png
 
@@ -84,9 +84,7 @@ def wait_until_shown(output: str, expected: RgbImage, env: dict[str, str], timeo
     from capture.image import to_rgb
 
     deadline = time.monotonic() + timeout
-    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "WAYLAND_DISPLAY")}
-    os.environ.update(XDG_RUNTIME_DIR=env["XDG_RUNTIME_DIR"], WAYLAND_DISPLAY=env["WAYLAND_DISPLAY"])
-    try:
+    with wayland_client_env(env):
         while True:
             with Connection() as connection:
                 session, frame = capture_one(connection, CaptureOptions(output=output))
@@ -101,12 +99,6 @@ def wait_until_shown(output: str, expected: RgbImage, env: dict[str, str], timeo
             if time.monotonic() > deadline:
                 raise AssertionError(f"output {output} never showed the expected image")
             time.sleep(0.1)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

@@ -14,6 +14,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "obs_host" / "obs_host.c"
+# An OBS script that publishes frames whose descriptions lie about their memory (tests/obs_scripts).
+LYING_FRAMES = HERE / "obs_scripts" / "lying_frames.py"
 
 
 def obs_pythonpath() -> str:
@@ -125,10 +127,40 @@ class ObsHost:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def launch_wayland_obs(binary: Path, env: dict[str, str], width: int, height: int, repo: Path,
+                       **extra_env: str) -> ObsHost:
+    """OBS on Wayland EGL against the compositor `env` names (the guest tier has no X server), with
+    the wlcap script of the checkout `repo` loaded and no source yet."""
+    env = dict(env, OBS_HOST_PLATFORM="wayland",
+               WLCAP_PYTHONPATH=os.pathsep.join([str(repo), str(repo / "obs_plugin")]), **extra_env)
+    # OBS 32 finds obspython relative to its executable; this host is not /usr/bin/obs.
+    env["PYTHONPATH"] = os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
+    host = ObsHost(binary, env, width, height)
+    host.ok("script", str(repo / "obs_plugin" / "wlcap.py"))
+    return host
+
+
 def bgra_pixel(frame: bytes, width: int, x: int, y: int) -> tuple[int, int, int]:
     """(R, G, B) at x, y of a BGRA frame."""
     i = (y * width + x) * 4
     return frame[i + 2], frame[i + 1], frame[i]
+
+
+def worst_difference(frame: bytes, colour: tuple[int, int, int], width: int, height: int) -> int:
+    """The largest channel difference from `colour` over a grid of points covering the whole canvas."""
+    points = [(x * (width - 1) // 15, y * (height - 1) // 15) for x in range(16) for y in range(16)]
+    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, width, x, y), colour, strict=True))
+               for x, y in points)
+
+
+def wait_for_colour(host: ObsHost, colour: tuple[int, int, int], tolerance: int, timeout: float = 60) -> int:
+    """Until OBS's output is `colour` everywhere (within tolerance) or timeout; the worst difference."""
+    deadline = time.monotonic() + timeout
+    while True:
+        difference = worst_difference(host.grab(2), colour, host.width, host.height)
+        if difference <= tolerance or time.monotonic() > deadline:
+            return difference
+        time.sleep(0.5)
 
 
 def max_channel_difference(frame: bytes, width: int, image: Any, x0: int = 0, y0: int = 0) -> int:
@@ -142,4 +174,5 @@ def max_channel_difference(frame: bytes, width: int, image: Any, x0: int = 0, y0
     return worst
 
 
-__all__ = ["ObsHost", "Xvfb", "bgra_pixel", "build_obs_host", "max_channel_difference"]
+__all__ = ["LYING_FRAMES", "ObsHost", "Xvfb", "bgra_pixel", "build_obs_host", "launch_wayland_obs",
+           "max_channel_difference", "wait_for_colour", "worst_difference"]

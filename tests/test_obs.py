@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from compositor import SwayHeadless
 from conftest import HEIGHT, WIDTH, wait_until_shown
-from obshost import ObsHost, max_channel_difference
+from obshost import LYING_FRAMES, ObsHost, bgra_pixel, max_channel_difference
 from patterns import crop, pattern, write_png
 
 from capture.image import RgbImage
@@ -256,4 +256,42 @@ def test_capture_never_outpaces_obs(sway: SwayHeadless, obs_factory,  # type: ig
     print(f"OBS at {obs_fps} fps: {published} frames published in {elapsed:.2f} s; "
           f"unpaced: {unpaced} in {unpaced_elapsed:.2f} s")
     assert unpaced > obs_fps * unpaced_elapsed + 2, (unpaced, unpaced_elapsed)
+    assert host.quit() == 0
+
+
+
+def publish_plan(host: ObsHost, plan_path: Path, timeout: float = 60) -> None:
+    """Load the lying-frames script (tests/obs_scripts) beside wlcap's and wait until its plan ran."""
+    host.ok("script", str(LYING_FRAMES))
+    done = Path(str(plan_path) + ".done")
+    deadline = time.monotonic() + timeout
+    while not done.exists():
+        assert time.monotonic() < deadline, f"the plan did not finish:\n{host.log()[-3000:]}"
+        time.sleep(0.2)
+
+
+def test_render_thread_refuses_frames_that_do_not_fit_their_memory(
+        sway: SwayHeadless, obs_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A shm frame whose stride is shorter than a row, or whose rows run past the memory mapped for it,
+    is never sampled: counted, logged once per reason, and the last true frame stays on screen."""
+    plan = tmp_path / "plan.json"
+    true = {"width": 64, "height": 48, "stride": 256, "bytes": 256 * 48}
+    plan.write_text(json.dumps({"frames": [
+        dict(true, colour="c03020", wait=2.0),
+        dict(true, colour="20c030", stride=128),  # shorter than a row of 64 pixels
+        dict(true, colour="2030c0", height=96),  # twice the rows the memory holds
+        dict(true, colour="2030c0", height=96),  # the same again: logged once
+    ]}))
+    host = obs_factory(sway.env, WLCAP_TEST_FRAMES=str(plan))
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="NOT-AN-OUTPUT"))  # wlcap itself captures nothing
+    publish_plan(host, plan)
+    frame = host.grab(3)
+    assert all(abs(a - b) <= TOLERANCE for a, b in zip(bgra_pixel(frame, host.width, 10, 10), (0xC0, 0x30, 0x20),
+                                                       strict=True)), bgra_pixel(frame, host.width, 10, 10)
+    stats = host.ok("stats", "cap")
+    assert stats["frames_rejected"] == 3 and stats["frames_shown"] == 1, stats
+    log = host.log()
+    assert log.count("frame not shown: stride 128 is shorter than a row of 64 pixels (256 bytes)") == 1, log[-3000:]
+    assert log.count("frame not shown: 64x96 at stride 256 needs 24576 bytes, the shared memory holds 12288") == 1
     assert host.quit() == 0

@@ -20,7 +20,8 @@ struct wlcap_frame_desc {
 	uint32_t kind;                /* WLCAP_FRAME_* */
 	uint32_t width, height;       /* buffer size */
 	uint32_t format;              /* DRM fourcc */
-	const void *data;             /* shm: the pixels, stride * height bytes */
+	const void *data;             /* shm: the pixels */
+	uint64_t data_size;           /* shm: how many bytes at data are mapped (the frame must fit) */
 	uint32_t stride;              /* shm */
 	uint32_t n_planes;            /* dmabuf */
 	int fds[4];
@@ -61,6 +62,9 @@ struct wlcap_render_stats {
 	/* The cursor OBS draws (ext cursor session): images turned into textures, and draws. */
 	uint64_t cursor_uploads;
 	uint64_t cursor_draws;
+	/* Frames the render thread refused to sample: their description did not fit their memory, or
+	 * did not match what was imported from their buffer (wlcap_source_last_rejection says why). */
+	uint64_t frames_rejected;
 	uint32_t width, height;       /* what the source reports to OBS */
 };
 
@@ -113,6 +117,8 @@ void wlcap_source_set_status(struct wlcap_source *src, const char *status);
 void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats *out);
 /* The controller adds the time it spent on frames (reported with the render figures). */
 void wlcap_source_add_python_time(struct wlcap_source *src, uint64_t frames, uint64_t ns);
+/* Why the render thread last refused a frame (empty: never); the render stats count them. */
+void wlcap_source_last_rejection(struct wlcap_source *src, char *why, size_t size);
 /* The last failed DMA-BUF import (format, modifier), once; false when there was none since. */
 bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier);
 

@@ -25,8 +25,11 @@
 #include <util/platform.h>
 
 #include "cursor_overlay.h"
+#include "frame_check.h"
+#include "frame_effect.h"
 #include "frame_geometry.h"
 #include "obs_source.h"
+#include "pixel_formats.h"
 #include "render_sync.h"
 
 /* libobs 29 exports this without declaring it in an installed header. */
@@ -42,6 +45,7 @@ EXPORT void obs_enable_source_type(const char *name, bool enable);
 struct imported_texture {
 	uint64_t buffer_id;
 	gs_texture_t *texture;
+	struct wlcap_frame_desc imported; /* the frame it was imported from: later ones must match it */
 };
 
 struct wlcap_source {
@@ -65,6 +69,7 @@ struct wlcap_source {
 	uint32_t failed_format;
 	uint64_t failed_modifier;
 	char status[512];
+	char rejection[256]; /* why the last refused frame was refused */
 	struct wlcap_render_stats stats;
 	struct cursor_overlay cursor; /* its texture: render thread only */
 
@@ -73,39 +78,13 @@ struct wlcap_source {
 	uint32_t shm_width, shm_height, shm_format;
 	struct imported_texture imports[MAX_IMPORTS];
 	uint32_t import_generation;
+	gs_effect_t *effect;        /* frame_effect.c's; created at the first draw */
+	bool effect_failed;         /* OBS would not build it (logged): nothing can be drawn */
+	char logged_rejection[256]; /* the last refusal the log was told of */
 	gs_texture_t *draw_texture; /* what video_render draws: shm_texture or an import */
 	struct wlcap_frame_desc draw; /* geometry of the frame draw_texture holds */
 	bool has_draw;
 };
-
-/* ---- DRM fourcc <-> OBS colour format: the one table ---------------------------------------- */
-
-#define FOURCC(a, b, c, d) ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
-
-static const struct {
-	uint32_t drm;
-	enum gs_color_format gs;
-} format_table[] = {
-	{FOURCC('X', 'R', '2', '4'), GS_BGRX},
-	{FOURCC('A', 'R', '2', '4'), GS_BGRA},
-	{FOURCC('A', 'B', '2', '4'), GS_RGBA},
-	{FOURCC('X', 'B', '2', '4'), GS_RGBA}, /* X is drawn as opaque: see draw_frame */
-	{FOURCC('A', 'R', '3', '0'), GS_R10G10B10A2},
-};
-
-static enum gs_color_format gs_format_for(uint32_t drm_format)
-{
-	for (size_t i = 0; i < sizeof(format_table) / sizeof(format_table[0]); i++) {
-		if (format_table[i].drm == drm_format)
-			return format_table[i].gs;
-	}
-	return GS_UNKNOWN;
-}
-
-static bool has_alpha(uint32_t drm_format)
-{
-	return drm_format == FOURCC('A', 'R', '2', '4') || drm_format == FOURCC('A', 'B', '2', '4');
-}
 
 /* ---- the slot ----------------------------------------------------------------------------- */
 
@@ -197,7 +176,10 @@ bool wlcap_source_set_cursor_image(struct wlcap_source *src, const uint8_t *pixe
 		uint32_t height, uint32_t stride, uint32_t format, int32_t hotspot_x, int32_t hotspot_y)
 {
 	pthread_mutex_lock(&src->lock);
-	bool kept = cursor_overlay_set_image(&src->cursor, pixels, width, height, stride, gs_format_for(format),
+	/* A cursor image is copied as it is: only formats OBS samples the right way round. */
+	const struct pixel_format *cursor_format = pixel_format_lookup(format);
+	bool usable = cursor_format && !cursor_format->swap_red_blue && cursor_format->bytes_per_pixel == 4;
+	bool kept = usable && cursor_overlay_set_image(&src->cursor, pixels, width, height, stride, cursor_format->gs,
 			hotspot_x, hotspot_y);
 	pthread_mutex_unlock(&src->lock);
 	return kept;
@@ -277,6 +259,14 @@ static void get_stats_proc(void *data, calldata_t *cd)
 	calldata_set_int(cd, "frames_returned", (long long)stats.frames_returned);
 	calldata_set_int(cd, "cursor_uploads", (long long)stats.cursor_uploads);
 	calldata_set_int(cd, "cursor_draws", (long long)stats.cursor_draws);
+	calldata_set_int(cd, "frames_rejected", (long long)stats.frames_rejected);
+}
+
+void wlcap_source_last_rejection(struct wlcap_source *src, char *why, size_t size)
+{
+	pthread_mutex_lock(&src->lock);
+	snprintf(why, size, "%s", src->rejection);
+	pthread_mutex_unlock(&src->lock);
 }
 
 bool wlcap_source_take_import_failure(struct wlcap_source *src, uint32_t *format, uint64_t *modifier)
@@ -359,7 +349,10 @@ static bool rejected_for_test(uint64_t modifier)
 	return value && *value && strtoull(value, NULL, 0) == modifier;
 }
 
-static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+/* A texture for the frame, or NULL: then `why` is set if the frame was refused (it does not fit its
+ * memory, or not what was imported from its buffer) and empty if the import itself failed. */
+static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_frame_desc *frame,
+		const struct pixel_format *format, char *why, size_t why_size)
 {
 	if (frame->pool_generation != src->import_generation) {
 		drop_imports(src);
@@ -367,11 +360,14 @@ static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_
 	}
 	struct imported_texture *free_slot = NULL;
 	for (int i = 0; i < MAX_IMPORTS; i++) {
-		if (src->imports[i].texture && src->imports[i].buffer_id == frame->buffer_id)
-			return src->imports[i].texture;
-		if (!src->imports[i].texture && !free_slot)
-			free_slot = &src->imports[i];
+		struct imported_texture *slot = &src->imports[i];
+		if (slot->texture && slot->buffer_id == frame->buffer_id)
+			return frame_matches_import(frame, &slot->imported, why, why_size) ? slot->texture : NULL;
+		if (!slot->texture && !free_slot)
+			free_slot = slot;
 	}
+	if (!frame_fits_its_memory(frame, format, why, why_size))
+		return NULL;
 	if (!free_slot) { /* more buffers than a pool holds: start over */
 		drop_imports(src);
 		free_slot = &src->imports[0];
@@ -379,26 +375,29 @@ static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_
 	if (rejected_for_test(frame->modifier))
 		return NULL;
 	uint64_t modifiers[4] = {frame->modifier, frame->modifier, frame->modifier, frame->modifier};
-	gs_texture_t *texture = gs_texture_create_from_dmabuf(frame->width, frame->height, frame->format,
-			gs_format_for(frame->format), frame->n_planes, frame->fds, frame->strides,
-			frame->offsets, frame->modifier == DRM_FORMAT_MOD_INVALID_VALUE ? NULL : modifiers);
+	gs_texture_t *texture = gs_texture_create_from_dmabuf(frame->width, frame->height, frame->format, format->gs,
+			frame->n_planes, frame->fds, frame->strides, frame->offsets,
+			frame->modifier == DRM_FORMAT_MOD_INVALID_VALUE ? NULL : modifiers);
 	if (!texture)
 		return NULL;
 	free_slot->buffer_id = frame->buffer_id;
 	free_slot->texture = texture;
+	free_slot->imported = *frame;
 	pthread_mutex_lock(&src->lock);
 	src->stats.dmabuf_imports++;
 	pthread_mutex_unlock(&src->lock);
 	return texture;
 }
 
-static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_frame_desc *frame,
+		const struct pixel_format *format, char *why, size_t why_size)
 {
+	if (!frame_fits_its_memory(frame, format, why, why_size))
+		return NULL;
 	if (!src->shm_texture || src->shm_width != frame->width || src->shm_height != frame->height ||
 			src->shm_format != frame->format) {
 		gs_texture_destroy(src->shm_texture);
-		src->shm_texture = gs_texture_create(frame->width, frame->height, gs_format_for(frame->format),
-				1, NULL, GS_DYNAMIC);
+		src->shm_texture = gs_texture_create(frame->width, frame->height, format->gs, 1, NULL, GS_DYNAMIC);
 		src->shm_width = frame->width;
 		src->shm_height = frame->height;
 		src->shm_format = frame->format;
@@ -410,6 +409,20 @@ static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_fra
 	}
 	gs_texture_set_image(src->shm_texture, frame->data, frame->stride, false);
 	return src->shm_texture;
+}
+
+/* A frame the render thread will not sample: counted, its reason kept for the status line and
+ * logged when it differs from the last one logged (a source sending bad frames does so every
+ * frame). Caller holds lock. */
+static void reject_frame(struct wlcap_source *src, const struct wlcap_frame_desc *frame, const char *why)
+{
+	src->stats.frames_rejected++;
+	snprintf(src->rejection, sizeof(src->rejection), "%s", why);
+	if (strcmp(why, src->logged_rejection) != 0) {
+		snprintf(src->logged_rejection, sizeof(src->logged_rejection), "%s", why);
+		wlcap_logf(LOG_WARNING, "frame not shown: %s", why);
+	}
+	return_token(src, frame->token, RELEASE_UNSAMPLED);
 }
 
 /* The fences around a DMA-BUF frame's use, on the render thread. Acquire before its first draw;
@@ -444,8 +457,11 @@ static void take_pending(struct wlcap_source *src)
 		return;
 	struct wlcap_frame_desc frame = src->pending;
 	src->has_pending = false;
-	if (gs_format_for(frame.format) == GS_UNKNOWN) {
-		return_token(src, frame.token, RELEASE_UNSAMPLED);
+	const struct pixel_format *format = pixel_format_lookup(frame.format);
+	char why[sizeof(src->rejection)] = "";
+	if (!format) {
+		snprintf(why, sizeof(why), "pixel format 0x%08x, which OBS cannot show", frame.format);
+		reject_frame(src, &frame, why);
 		return;
 	}
 	/* The DMA-BUF frame drawn until now; it goes back once this one is in place. */
@@ -453,7 +469,8 @@ static void take_pending(struct wlcap_source *src)
 	const struct wlcap_frame_desc previous = src->shown;
 	src->uploading = true;
 	pthread_mutex_unlock(&src->lock);
-	gs_texture_t *texture = frame.kind == WLCAP_FRAME_SHM ? upload_shm(src, &frame) : import_dmabuf(src, &frame);
+	gs_texture_t *texture = frame.kind == WLCAP_FRAME_SHM ? upload_shm(src, &frame, format, why, sizeof(why))
+			: import_dmabuf(src, &frame, format, why, sizeof(why));
 	enum release_kind previous_release = RELEASE_UNSAMPLED;
 	if (texture)
 		previous_release = sync_frames(src, frame.kind == WLCAP_FRAME_DMABUF ? &frame : NULL,
@@ -462,6 +479,10 @@ static void take_pending(struct wlcap_source *src)
 	src->uploading = false;
 	pthread_cond_broadcast(&src->upload_done);
 
+	if (!texture && *why) {
+		reject_frame(src, &frame, why);
+		return; /* the previous frame stays on screen */
+	}
 	if (!texture) {
 		if (frame.kind == WLCAP_FRAME_DMABUF) {
 			src->stats.dmabuf_import_failures++;
@@ -496,31 +517,32 @@ static void draw_frame(struct wlcap_source *src, const struct frame_geometry *ge
 	struct matrix4 matrix;
 	affine_to_matrix4(affine_then((struct affine){1, 0, 0, 1, bx, by}, geometry->buffer_to_source), &matrix);
 
-	gs_effect_t *effect = obs_get_base_effect(OBS_EFFECT_DEFAULT);
-	gs_eparam_t *image = gs_effect_get_param_by_name(effect, "image");
+	if (!src->effect && !src->effect_failed) {
+		src->effect = frame_effect_create();
+		src->effect_failed = !src->effect;
+	}
+	if (!src->effect)
+		return;
+	const struct pixel_format *format = pixel_format_lookup(f->format);
+	const bool uploaded = f->kind == WLCAP_FRAME_SHM;
+	gs_eparam_t *image = gs_effect_get_param_by_name(src->effect, "image");
 	const bool previous_srgb = gs_framebuffer_srgb_enabled();
-	/* Our own textures decode sRGB when sampled and the framebuffer encodes it again (exact). A
-	 * texture imported from a DMA-BUF has no sRGB view on every driver (llvmpipe's sampled the
-	 * raw values, and the encode brightened them): copy its values through unconverted. */
-	const bool srgb = f->kind == WLCAP_FRAME_SHM;
+	/* Our own 8-bit textures decode sRGB when sampled and the framebuffer encodes it again (exact).
+	 * Deeper formats have no sRGB view in OBS, and a texture imported from a DMA-BUF has none on every
+	 * driver (llvmpipe's sampled the raw values, and the encode brightened them): copy their values
+	 * through unconverted. */
+	const bool srgb = uploaded && format->srgb;
 	gs_enable_framebuffer_srgb(srgb);
 	if (srgb)
 		gs_effect_set_texture_srgb(image, src->draw_texture);
 	else
 		gs_effect_set_texture(image, src->draw_texture);
-	/* X channels hold garbage: draw formats without alpha with blending off. */
-	const bool opaque = !has_alpha(f->format);
-	if (opaque) {
-		gs_blend_state_push();
-		gs_blend_function(GS_BLEND_ONE, GS_BLEND_ZERO);
-	}
+	const char *technique = frame_effect_technique(uploaded && format->swap_red_blue, !format->alpha);
 	gs_matrix_push();
 	gs_matrix_mul(&matrix);
-	while (gs_effect_loop(effect, "Draw"))
+	while (gs_effect_loop(src->effect, technique))
 		gs_draw_sprite_subregion(src->draw_texture, 0, (uint32_t)bx, (uint32_t)by, (uint32_t)bw, (uint32_t)bh);
 	gs_matrix_pop();
-	if (opaque)
-		gs_blend_state_pop();
 	gs_enable_framebuffer_srgb(previous_srgb);
 }
 
@@ -753,7 +775,7 @@ static void *wlcap_create(obs_data_t *settings, obs_source_t *source)
 			"out int python_frames, out int python_ns, out int acquire_waits, out int acquire_signalled, "
 			"out int releases_unsampled, out int releases_copied, out int release_fences, "
 			"out int releases_implicit, out int releases_at_stop, "
-			"out int frames_returned, out int cursor_uploads, out int cursor_draws)",
+			"out int frames_returned, out int cursor_uploads, out int cursor_draws, out int frames_rejected)",
 			get_stats_proc, src);
 	post_event(src, WLCAP_EVENT_CREATE, settings, false);
 	return src;
@@ -785,6 +807,7 @@ static void wlcap_destroy(void *data)
 	obs_enter_graphics();
 	drop_imports(src);
 	gs_texture_destroy(src->shm_texture);
+	gs_effect_destroy(src->effect);
 	cursor_overlay_free(&src->cursor);
 	obs_leave_graphics();
 	if (src->wake_fd >= 0)

@@ -76,6 +76,7 @@ class RenderStats:
     frames_returned: int
     cursor_uploads: int
     cursor_draws: int
+    frames_rejected: int
     width: int
     height: int
 
@@ -120,6 +121,12 @@ class SourceHandle:
 
     def show_cursor(self, shown: bool) -> None:
         lib.wlcap_source_show_cursor(self.pointer, shown)
+
+    def last_rejection(self) -> str:
+        """Why the render thread last refused to sample a frame ("" if it never did)."""
+        why = ffi.new("char[]", 256)
+        lib.wlcap_source_last_rejection(self.pointer, why, 256)
+        return ffi.string(why).decode(errors="replace")
 
     def take_import_failure(self) -> tuple[int, int] | None:
         fmt = ffi.new("uint32_t *")

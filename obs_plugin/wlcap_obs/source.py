@@ -261,6 +261,7 @@ class SourceController:
                 entry.pointer = native.pointer_to(entry.view)
                 desc.kind = native.FRAME_SHM
                 desc.data = entry.pointer
+                desc.data_size = entry.view.nbytes
                 desc.stride = frame.stride
             else:
                 memory = frame.buffer.memory  # type: ignore[attr-defined]
@@ -360,8 +361,12 @@ class SourceController:
         if backend == "shm":
             sync = ", copied (no fences needed)"
         target = session.output.name if session.window is None else session.source_name
+        rejected = ""
+        if stats.frames_rejected:  # the render thread refused frames that did not fit their buffers
+            rejected = f", {stats.frames_rejected} frames not shown ({self.handle.last_rejection()})"
         self._set_status(f"capturing {target}: {backend}{reason}, {fmt}{modifier}{sync}, {self.fps:.1f} fps, "
-                         f"{self._describe_cursor(session)}, {session.protocol_name} ({session.protocol_reason})")
+                         f"{self._describe_cursor(session)}, {session.protocol_name} ({session.protocol_reason})"
+                         f"{rejected}")
 
     def _describe_cursor(self, session: Any) -> str:
         if session.cursor is not None:

@@ -9,12 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from obshost import ObsHost, bgra_pixel
+import obshost
+from obshost import ObsHost, launch_wayland_obs
 
 from capture import Frame
 
 REPO = Path(__file__).resolve().parent.parent.parent
-SCRIPT = REPO / "obs_plugin" / "wlcap.py"
 COLOUR = (200, 40, 120)
 WIDTH, HEIGHT = 640, 400
 TOLERANCE = 2
@@ -51,14 +51,8 @@ def set_background(colour: Colour) -> None:
 
 
 def launch_obs(binary: Path, width: int = WIDTH, height: int = HEIGHT, **extra_env: str) -> ObsHost:
-    """The OBS host on Wayland EGL with the wlcap script loaded, no source yet."""
-    env = dict(os.environ, OBS_HOST_PLATFORM="wayland",
-               WLCAP_PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "obs_plugin")]), **extra_env)
-    # OBS 32 finds obspython relative to its executable; this host is not /usr/bin/obs.
-    env["PYTHONPATH"] = os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
-    host = ObsHost(binary, env, width, height)
-    host.ok("script", str(SCRIPT))
-    return host
+    """The OBS host on Wayland EGL against the tier's sway with the wlcap script loaded, no source yet."""
+    return launch_wayland_obs(binary, dict(os.environ), width, height, REPO, **extra_env)
 
 
 def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extra_env: str) -> ObsHost:
@@ -89,16 +83,8 @@ def wait_for_status(host: ObsHost, text: str, timeout: float = 60) -> str:
 
 
 def worst_difference(frame: bytes, colour: Colour = COLOUR, width: int = WIDTH, height: int = HEIGHT) -> int:
-    """The largest channel difference from `colour` over a grid of points covering the whole canvas."""
-    points = [(x * (width - 1) // 15, y * (height - 1) // 15) for x in range(16) for y in range(16)]
-    return max(max(abs(a - b) for a, b in zip(bgra_pixel(frame, width, x, y), colour, strict=True))
-               for x, y in points)
+    return obshost.worst_difference(frame, colour, width, height)
 
 
 def wait_for_colour(host: ObsHost, colour: Colour = COLOUR, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while True:
-        difference = worst_difference(host.grab(2), colour, host.width, host.height)
-        if difference <= TOLERANCE or time.monotonic() > deadline:
-            return difference
-        time.sleep(0.5)
+    return obshost.wait_for_colour(host, colour, TOLERANCE, timeout)

@@ -3,12 +3,15 @@ inside the guest tier imports the buffers sway 1.12 fills, once per pooled buffe
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import time
 from pathlib import Path
 
 import pytest
-from obs_guest import TOLERANCE, keep_log, start_obs, wait_for_colour, wait_for_status
+from obs_guest import TOLERANCE, keep_log, launch_obs, start_obs, wait_for_colour, wait_for_status
+from obshost import LYING_FRAMES, bgra_pixel
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
@@ -64,4 +67,40 @@ def test_failed_import_steps_down_the_ladder(obs_host_binary: Path, guest_baseli
         assert host.quit() == guest_baseline_leaks
     finally:
         keep_log(host, "obs-ladder.log")
+        host.cleanup()
+
+
+def test_render_thread_refuses_dmabuf_frames_that_do_not_match_their_import(obs_host_binary: Path,
+                                                                           tmp_path: Path) -> None:
+    """A pooled buffer is imported once; a later frame that lays the same buffer out otherwise (another
+    stride, another size), or a new buffer that claims more rows than the DMA-BUF holds, is never
+    sampled: OBS keeps the last true frame, counts and logs each refusal."""
+    plan = tmp_path / "plan.json"
+    true = {"dmabuf": "A", "colour": "c03020", "width": 64, "height": 48}
+    plan.write_text(json.dumps({"frames": [
+        dict(true, allocate=[64, 48], wait=4.0),
+        dict(true, stride=64 * 4 + 64),  # not the stride it was imported with
+        dict(true, height=96),  # not the size it was imported with
+        {"dmabuf": "B", "allocate": [64, 48], "colour": "20c030", "width": 64, "height": 4800},  # rows it lacks
+    ]}))
+    host = launch_obs(obs_host_binary, WLCAP_TEST_FRAMES=str(plan))
+    try:
+        host.ok("create", "cap", "wlcap_capture", '{"output":"NOT-AN-OUTPUT"}')  # wlcap itself captures nothing
+        host.ok("script", str(LYING_FRAMES))
+        deadline = time.monotonic() + 120
+        while not Path(f"{plan}.done").exists():
+            assert time.monotonic() < deadline, host.log()[-3000:]
+            time.sleep(0.5)
+        host.grab(3)
+        shown = bgra_pixel(host.peek()[0], host.width, 10, 10)
+        stats = host.ok("stats", "cap")
+        log = host.log()
+        keep_log(host, "obs-refused-frames.log")
+        print(f"shown {shown}; stats {stats}")
+        assert max(abs(a - b) for a, b in zip(shown, (0xC0, 0x30, 0x20), strict=True)) <= TOLERANCE, shown
+        assert stats["frames_rejected"] == 3 and stats["dmabuf_imports"] == 1, stats
+        assert re.search(r"plane 0 came with stride 320 offset 0, imported with \d+, 0", log), log[-3000:]
+        assert "came as 64x96, imported as 64x48" in log
+        assert re.search(r"plane 0 would need \d+ bytes, the DMA-BUF holds \d+", log)
+    finally:
         host.cleanup()

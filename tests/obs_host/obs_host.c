@@ -2,8 +2,9 @@
  * them) without the Qt frontend, on X11 EGL (Xvfb + Mesa llvmpipe). Driven by one command a line
  * on stdin; answers one JSON line each on stdout. The OBS log goes to the file named by argv[1].
  *
- *   script PATH            load an OBS Python script (libobs-scripting, as Tools -> Scripts does)
- *   unload_script          destroy it (script_unload runs)
+ *   script PATH            load an OBS Python script (libobs-scripting, as Tools -> Scripts does);
+ *                          several may be loaded, as in OBS
+ *   unload_script          destroy them, the last loaded first (script_unload runs)
  *   create NAME ID JSON    create a source, add it to the scene that is output channel 0 (shown)
  *   update NAME JSON       obs_source_update
  *   hide NAME / show NAME  remove it from / add it back to the scene
@@ -77,7 +78,15 @@ static struct {
 } sources[MAX_SOURCES];
 
 static obs_scene_t *scene;
-static obs_script_t *script;
+#define MAX_SCRIPTS 4
+static obs_script_t *scripts[MAX_SCRIPTS];
+static int n_scripts;
+
+static void unload_scripts(void)
+{
+	while (n_scripts > 0)
+		obs_script_destroy(scripts[--n_scripts]);
+}
 
 static int find(const char *name)
 {
@@ -153,11 +162,12 @@ static void handle(char *line)
 			reply("{\"ok\":false,\"error\":\"obs_scripting_load failed\"}");
 			return;
 		}
-		script = obs_script_create(arg1, NULL);
+		obs_script_t *script = n_scripts < MAX_SCRIPTS ? obs_script_create(arg1, NULL) : NULL;
+		if (script)
+			scripts[n_scripts++] = script;
 		reply("{\"ok\":%s}", script && obs_script_loaded(script) ? "true" : "false");
 	} else if (!strcmp(command, "unload_script")) {
-		obs_script_destroy(script);
-		script = NULL;
+		unload_scripts();
 		reply("{\"ok\":true}");
 	} else if (!strcmp(command, "create")) {
 		char *id = strtok(rest, " \n");
@@ -248,7 +258,7 @@ static void handle(char *line)
 				"render_ns", "ticks", "tick_ns", "uploads", "textures_created", "dmabuf_imports",
 				"dmabuf_import_failures", "python_frames", "python_ns", "acquire_waits", "acquire_signalled",
 				"releases_unsampled", "releases_copied", "release_fences", "releases_implicit",
-				"releases_at_stop", "frames_returned", "cursor_uploads", "cursor_draws"};
+				"releases_at_stop", "frames_returned", "cursor_uploads", "cursor_draws", "frames_rejected"};
 		char out[2048];
 		size_t o = 0;
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
@@ -353,7 +363,7 @@ int main(int argc, char **argv)
 	/* As the OBS app does (ClearSceneData): the sources are destroyed, on libobs' destruction
 	 * thread, before the scripts and the Python interpreter go away. */
 	obs_wait_for_destroy_queue();
-	obs_script_destroy(script);
+	unload_scripts();
 	obs_scripting_unload();
 	obs_shutdown();
 	long leaks = bnum_allocs();
