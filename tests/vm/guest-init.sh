@@ -5,10 +5,6 @@
 # /mnt/share/exit-status and powers the machine off.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8 TERM=dumb
-# llvmpipe's 256-bit (AVX2) JIT code crashes under QEMU 7.2 TCG -cpu max
-# (sway SIGSEGV in an llvmpipe thread as soon as OBS maps its window);
-# 128-bit vectors work.
-export LP_NATIVE_VECTOR_WIDTH=128
 umask 022
 
 mnt() { mountpoint -q "$3" 2>/dev/null || { mkdir -p "$3"; mount -t "$1" -o "$4" "$2" "$3"; }; }

@@ -17,6 +17,7 @@
 #   guest-uptime-at-start / -at-end   guest clock when the script started/ended
 #   run-info.txt       host-side timings
 # Env: WLCAP_VM_TIMEOUT (300), WLCAP_VM_SMP (2), WLCAP_VM_MEM (4096),
+#      WLCAP_VM_CPU (max,-avx,-avx2,-f16c,-fma: see README.md, "CPU model"),
 #      WLCAP_VM_INITRD (mini|tools), WLCAP_VM_APPEND (extra kernel args),
 #      WLCAP_VM_BOOT_RETRIES (2), WLCAP_VM_ACCEL (tcg,thread=multi),
 #      WLCAP_VM_RUNS, plus build-image.sh's WLCAP_VM_CACHE etc.
@@ -76,12 +77,16 @@ echo "run-guest: image $IMG, share $SHARE, timeout ${TIMEOUT}s" >&2
 # ("Oops: int3" in text-poke code, ~1 boot in 10-20): when the guest dies
 # before guest-run.sh started, boot again (the test itself never ran).
 RETRIES=${WLCAP_VM_BOOT_RETRIES:-2}
+# QEMU 7.2's TCG emulation of AVX/AVX2/F16C/FMA breaks code that uses them: with "-cpu max" llvmpipe's
+# JIT code crashed OBS while it drew a terminal's DMA-BUF, and Hyprland aborted by itself. Every
+# program takes its SSE paths without them.
+CPU=${WLCAP_VM_CPU:-max,-avx,-avx2,-f16c,-fma}
 attempt=0
 T0=$(date +%s.%N)
 while :; do
   attempt=$((attempt + 1))
   timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-    -accel "${WLCAP_VM_ACCEL:-tcg,thread=multi}" -cpu max -smp "${WLCAP_VM_SMP:-2}" -m "${WLCAP_VM_MEM:-4096}" \
+    -accel "${WLCAP_VM_ACCEL:-tcg,thread=multi}" -cpu "$CPU" -smp "${WLCAP_VM_SMP:-2}" -m "${WLCAP_VM_MEM:-4096}" \
     -kernel "$IMG/vmlinuz" -initrd "$INITRD" \
     -append "root=/dev/vda rw console=ttyS0 init=/sbin/wlcap-init panic=1 quiet loglevel=3 ${WLCAP_VM_APPEND:-}" \
     -drive "file=$IMG/rootfs.img,if=virtio,format=raw,snapshot=on" \
@@ -104,6 +109,7 @@ WALL=$(echo "$T1 - $T0" | awk '{split($0,a," - "); printf "%.1f", a[1]-a[2]}')
 {
   echo "image=$IMG"
   echo "initrd=$INITRD"
+  echo "cpu=$CPU"
   echo "qemu_exit=$qrc"
   echo "boot_attempts=$attempt"
   echo "wall_s=$WALL"
