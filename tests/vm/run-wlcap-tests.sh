@@ -13,12 +13,18 @@ mkdir -p "$SHARE/src"
 cp "$HERE/${WLCAP_GUEST_RUN:-capture}/guest-run.sh" "$SHARE/guest-run.sh"
 # Knobs that reach the guest (wlcap_build_checkout sources guest-env there). WLCAP_GUEST_TESTS: which
 # tests the capture run takes (pytest arguments, e.g. "tests/guest/test_cursor.py"); all of tests/guest by default.
+# WLCAP_GUEST_SUITES: "guest", "desktops" or both (the default). LP_NATIVE_VECTOR_WIDTH: llvmpipe's, for
+# the cpu-check run (tests/vm/README.md, "CPU model").
 : > "$SHARE/guest-env"
-for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS WLCAP_GUEST_TESTS; do
+for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS WLCAP_GUEST_TESTS WLCAP_GUEST_SUITES LP_NATIVE_VECTOR_WIDTH; do
   [ -n "${!name:-}" ] && printf 'export %s=%q\n' "$name" "${!name}" >> "$SHARE/guest-env"
 done
-"$HERE/run-guest.sh" -t "${WLCAP_VM_TIMEOUT:-600}" "$SHARE"
+"$HERE/run-guest.sh" -t "${WLCAP_VM_TIMEOUT:-2700}" "$SHARE"
 status=$?
-echo "vm tier: share $SHARE (guest.log, junit.xml, sway-user.log)" >&2
+echo "vm tier: share $SHARE (guest.log, junit.xml, sway-user.log, desktops/)" >&2
 [ -f "$SHARE/guest.log" ] && tail -25 "$SHARE/guest.log" >&2
+# The compositor matrix's table, from what it measured; README.md should show the same.
+if [ -f "$SHARE/desktops/results.json" ]; then
+  python3 "$HERE/desktops_table.py" "$SHARE/desktops/results.json" >&2
+fi
 exit $status
