@@ -79,9 +79,9 @@ def ensure_seatd(log_dir: Path) -> None:
             return
         except OSError:
             SEATD_SOCKET.unlink(missing_ok=True)  # a stale socket of a seatd that was stopped
-    log = (log_dir / "seatd.log").open("ab")
-    subprocess.Popen(["seatd", "-u", USER, "-g", USER], stdout=log, stderr=subprocess.STDOUT,
-                     start_new_session=True)
+    with (log_dir / "seatd.log").open("ab") as log:
+        subprocess.Popen(["seatd", "-u", USER, "-g", USER], stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
     deadline = time.monotonic() + 10
     while not SEATD_SOCKET.exists():
         if time.monotonic() > deadline:
@@ -162,7 +162,6 @@ xwayland {{
 """
 
 
-
 class Desktop:
     """One compositor running on the DRM card as the user, and the clients started on it."""
 
@@ -214,10 +213,10 @@ class Desktop:
     def client(self, argv: Sequence[str], *, stdin: int | None = subprocess.DEVNULL,
                stdout: int | None = subprocess.DEVNULL, **extra_env: str) -> subprocess.Popen[str]:
         """Start a client of the user's session on this desktop; stopped with the desktop."""
-        log = (self.log_dir / f"{self.name}-client-{len(self.clients)}.log").open("w")
-        process = subprocess.Popen(as_user(argv), env=self.user_env(**extra_env), stdin=stdin,
-                                   stdout=stdout if stdout is not None else log, stderr=log, text=True,
-                                   cwd=str(HOME), start_new_session=True)
+        with (self.log_dir / f"{self.name}-client-{len(self.clients)}.log").open("w") as log:
+            process = subprocess.Popen(as_user(argv), env=self.user_env(**extra_env), stdin=stdin,
+                                       stdout=stdout if stdout is not None else log, stderr=log, text=True,
+                                       cwd=str(HOME), start_new_session=True)
         self.clients.append(process)
         return process
 

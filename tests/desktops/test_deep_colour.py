@@ -56,7 +56,6 @@ def widened(value: int) -> int:
 
 @pytest.fixture(scope="module")
 def ten_bit_desktop() -> Iterator[Desktop]:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
     desktop = Desktop(SWAY_TEN_BIT, LOG_DIR)
     try:
         with wayland_client_env(desktop.env):

@@ -25,7 +25,7 @@ from conftest import run_cli
 from desktop import COMPOSITORS, LOG_DIR, OBS_TOLERANCE, REPO, Desktop, KnownWindow, Terminal, record
 from obshost import ObsHost, launch_wayland_obs
 
-from capture import CaptureOptions, CursorMode, FrameStream
+from capture import CaptureOptions, Connection, CursorMode, FrameStream
 from capture.image import RgbImage, decode_png, encode_png
 from capture.session import CaptureProtocol
 
@@ -58,8 +58,6 @@ class Screen:
 
 
 def wayland_globals(desktop: Desktop) -> set[str]:
-    from capture import Connection
-
     with Connection(desktop.socket) as connection:
         return set(connection.globals)
 
@@ -136,7 +134,6 @@ def find_inside(haystack: Image, needle: Image) -> tuple[int, int] | None:
 @pytest.fixture(scope="module", params=list(COMPOSITORS))
 def screen(request: pytest.FixtureRequest) -> Iterator[Screen]:
     compositor = COMPOSITORS[request.param]
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
     Terminal.resume()
     desktop = Desktop(compositor, LOG_DIR)
     try:
