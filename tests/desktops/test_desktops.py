@@ -311,6 +311,13 @@ def test_window_capture(screen: Screen) -> None:
     record(screen.name, window_capture="exact")
 
 
+def hyprctl(screen: Screen, *args: str) -> None:
+    env = screen.desktop.env
+    signature = next(Path(env["XDG_RUNTIME_DIR"], "hypr").iterdir()).name
+    subprocess.run(["hyprctl", *args], check=True, capture_output=True, timeout=30,
+                   env=dict(env, HYPRLAND_INSTANCE_SIGNATURE=signature))
+
+
 def _move_and_resize(screen: Screen) -> str:
     """Move and resize the test window the way this compositor lets a user (or the client) do it."""
     name, env = screen.name, screen.desktop.env
@@ -320,10 +327,8 @@ def _move_and_resize(screen: Screen) -> str:
             subprocess.run(["swaymsg", "-s", str(socket), command], check=True, capture_output=True, timeout=30)
         return "swaymsg resize and move"
     if name == "hyprland":
-        signature = next(Path(env["XDG_RUNTIME_DIR"], "hypr").iterdir()).name
-        for dispatch in (["resizeactive", "-200", "0"], ["movewindow", "l"]):
-            subprocess.run(["hyprctl", "dispatch", *dispatch], check=True, capture_output=True, timeout=30,
-                           env=dict(env, HYPRLAND_INSTANCE_SIGNATURE=signature))
+        hyprctl(screen, "dispatch", "resizeactive", "-200", "0")
+        hyprctl(screen, "dispatch", "movewindow", "l")
         return "hyprctl resizeactive and movewindow"
     assert screen.window is not None
     screen.window.resize(screen.window.width + 90, screen.window.height + 50)
@@ -364,6 +369,8 @@ def test_cursor_session(screen: Screen) -> None:
         pointer.stdin.flush()  # type: ignore[union-attr]
         assert pointer.stdout.readline().split() == ["moved", str(x), str(y)]  # type: ignore[union-attr]
 
+    if screen.name == "hyprland":  # its config hides a resting cursor, and a hidden one has no image
+        hyprctl(screen, "keyword", "cursor:inactive_timeout", "0")
     try:
         move(200, 150)
         options = CaptureOptions(protocol=CaptureProtocol.EXT, cursor=CursorMode.SEPARATE)
@@ -377,8 +384,6 @@ def test_cursor_session(screen: Screen) -> None:
                 state = stream.cursor
                 if state.inside and state.image is not None and (state.x, state.y) == (200, 150):
                     break
-                move(201, 150)  # a cursor at rest may hide (Hyprland here), and a hidden one has no image
-                move(200, 150)
         if not state.inside:
             record(screen.name, cursor_session="no cursor reported")
             return
@@ -389,6 +394,8 @@ def test_cursor_session(screen: Screen) -> None:
         pointer.stdin.write("quit\n")
         pointer.stdin.flush()
         pointer.wait(30)
+        if screen.name == "hyprland":
+            hyprctl(screen, "keyword", "cursor:inactive_timeout", "1")
 
 
 def _obs_frame(host: ObsHost) -> Image:
