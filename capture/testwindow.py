@@ -176,7 +176,7 @@ def main() -> int:
     parser.add_argument("--app-id", default="wlcap.test")
     parser.add_argument("--title", default="wlcap test window")
     parser.add_argument("--colour", default="ff8000")
-    parser.add_argument("--ten-bit", action="store_true", help="draw XRGB2101010; colours are R,G,B (0-1023)")
+    parser.add_argument("--ten-bit", action="store_true", help="draw 10 bits a channel; colours are R,G,B (0-1023)")
     args = parser.parse_args()
     Window(args.app_id, args.title, args.colour, args.ten_bit).run()
     return 0
