@@ -17,6 +17,7 @@ from compositor import SwayHeadless, WestonHeadless, wayland_client_env
 from obshost import ObsHost, Xvfb, build_obs_host
 from patterns import pattern, write_png
 
+from capture import CaptureOptions
 from capture.image import RgbImage
 
 # CI sets this so that a missing compositor fails the run instead of skipping tests.
@@ -99,6 +100,23 @@ def wait_until_shown(output: str, expected: RgbImage, env: dict[str, str], timeo
             if time.monotonic() > deadline:
                 raise AssertionError(f"output {output} never showed the expected image")
             time.sleep(0.1)
+
+
+def painted_format(options: CaptureOptions, timeout: float) -> int:
+    """The pixel format the compositor copies `options`' source in, once that source shows more than
+    black (a window still being mapped there)."""
+    from capture import Connection, capture_one
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with Connection() as connection:
+            session, frame = capture_one(connection, options)
+            with frame:
+                fmt, data = frame.format, frame.read_pixels()
+            session.close()
+        if any(data[:4]) or time.monotonic() > deadline:
+            return fmt
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

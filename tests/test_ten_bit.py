@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from compositor import SwayHeadless, wayland_client_env
-from conftest import run_cli, same_capture_env
+from conftest import painted_format, run_cli, same_capture_env
 from obshost import bgra_pixel, wait_for_colour
 
-from capture import CaptureOptions, Connection, capture_one
+from capture import CaptureOptions
 from capture.formats import describe, lookup
 from capture.image import decode_png
 
@@ -43,24 +42,10 @@ def ten_bit_sway() -> Iterator[SwayHeadless]:
         sway.stop()
 
 
-def shown(sway: SwayHeadless) -> tuple[int, bytes]:
-    """The format sway copies the output in, and its pixels, once the window fills it."""
-    deadline = time.monotonic() + 20
-    with wayland_client_env(sway.env):
-        while True:
-            with Connection() as connection:
-                session, frame = capture_one(connection, CaptureOptions())
-                with frame:
-                    fmt, data = frame.format, frame.read_pixels()
-                session.close()
-            if any(data[:4]) or time.monotonic() > deadline:
-                return fmt, data
-            time.sleep(0.1)
-
-
 def test_a_ten_bit_output_gives_a_sixteen_bit_png_with_the_exact_colour(ten_bit_sway: SwayHeadless,
                                                                        tmp_path) -> None:  # type: ignore[no-untyped-def]
-    fmt, _data = shown(ten_bit_sway)
+    with wayland_client_env(ten_bit_sway.env):
+        fmt = painted_format(CaptureOptions(), timeout=20)
     pixel_format = lookup(fmt)
     assert pixel_format is not None and pixel_format.depth == 10, f"sway copies at {describe(fmt)}"
     path = tmp_path / "ten-bit.png"

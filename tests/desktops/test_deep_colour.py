@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from compositor import wayland_client_env
-from conftest import run_cli
+from conftest import painted_format, run_cli
 from desktop import LOG_DIR, OBS_TOLERANCE, REPO, Compositor, Desktop, KnownWindow, record, wlroots_environment
 from obshost import bgra_pixel, launch_wayland_obs, wait_for_colour
 
-from capture import CaptureOptions, Connection, capture_one
+from capture import CaptureOptions
 from capture.formats import describe, lookup
 from capture.image import decode_png
 from capture.session import CaptureProtocol
@@ -65,24 +64,10 @@ def ten_bit_desktop() -> Iterator[Desktop]:
         desktop.stop()
 
 
-def shown_format(protocol: CaptureProtocol) -> tuple[int, bytes]:
-    """The format sway copies the output in, and its pixels, once the window fills it."""
-    deadline = time.monotonic() + 60
-    while True:
-        with Connection() as connection:
-            session, frame = capture_one(connection, CaptureOptions(output=OUTPUT, protocol=protocol))
-            with frame:
-                fmt, data = frame.format, frame.read_pixels()
-            session.close()
-        if any(data[:4]) or time.monotonic() > deadline:  # black until the window is mapped there
-            return fmt, data
-        time.sleep(0.5)
-
-
 @pytest.mark.parametrize("protocol", ["ext", "wlr"])
 def test_a_ten_bit_output_gives_a_sixteen_bit_png_with_the_exact_colour(ten_bit_desktop: Desktop,
                                                                        protocol: str) -> None:
-    fmt, _data = shown_format(CaptureProtocol(protocol))
+    fmt = painted_format(CaptureOptions(output=OUTPUT, protocol=CaptureProtocol(protocol)), timeout=60)
     pixel_format = lookup(fmt)
     assert pixel_format is not None and pixel_format.depth == 10, f"sway copies {OUTPUT} as {describe(fmt)}"
     path = LOG_DIR / f"ten-bit-{protocol}.png"
@@ -100,11 +85,7 @@ def test_a_ten_bit_output_gives_a_sixteen_bit_png_with_the_exact_colour(ten_bit_
 def test_a_half_float_output_keeps_its_colour(ten_bit_desktop: Desktop) -> None:
     """An output rendered in half floats (sway's `render_bit_depth 16f`), where the compositor offers
     it: a 16-bit PNG whose colour is the background's."""
-    with Connection() as connection:
-        session, frame = capture_one(connection, CaptureOptions(output=FLOAT_OUTPUT, protocol=CaptureProtocol.EXT))
-        fmt = frame.format
-        frame.release()
-        session.close()
+    fmt = painted_format(CaptureOptions(output=FLOAT_OUTPUT, protocol=CaptureProtocol.EXT), timeout=60)
     pixel_format = lookup(fmt)
     if pixel_format is None or not pixel_format.half_float:
         record("sway", half_float=f"not offered: {FLOAT_OUTPUT} is copied as {describe(fmt)}")
