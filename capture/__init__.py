@@ -10,9 +10,7 @@ usable without OBS.
 
 from __future__ import annotations
 
-from .connection import Connection
-from .cursor import CursorImage, CursorState
-from .errors import (
+from capture.errors import (
     BackendUnavailableError,
     CaptureFailedError,
     CompositorUnavailableError,
@@ -25,12 +23,16 @@ from .errors import (
     UnknownWindowError,
     WlcapError,
 )
-from .outputs import OutputInfo
-from .protocol_choice import open_session
-from .region import Region
-from .session import Backend, CaptureOptions, CaptureProtocol, CaptureSession, CursorMode, Frame, capture_one
-from .stream import FrameStream, StreamStats, run_stream
-from .toplevels import WindowInfo
+from capture.frame import Frame
+from capture.options import Backend, CaptureOptions, CaptureProtocol, CursorMode
+from capture.protocol.cursor_session import CursorImage, CursorState
+from capture.region import Region
+from capture.session.interface import CaptureSession, SessionSummary
+from capture.session.open import capture_one, open_session
+from capture.stream import FrameStream, StreamStats, run_stream
+from capture.wayland.connection import Connection
+from capture.wayland.outputs import OutputInfo
+from capture.wayland.toplevels import WindowInfo
 
 __all__ = [
     "Backend",
@@ -52,6 +54,7 @@ __all__ = [
     "ProtocolStateError",
     "Region",
     "RegionError",
+    "SessionSummary",
     "SourceStoppedError",
     "StreamStats",
     "UnknownOutputError",

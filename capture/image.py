@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import WlcapError
-from .formats import Channel, PixelFormat, describe, lookup
+from capture.buffers.formats import Channel, PixelFormat, describe, lookup
+from capture.errors import WlcapError
 
 _WORD_TYPES: dict[int, np.dtype[Any]] = {3: np.dtype("<u4"), 4: np.dtype("<u4"), 8: np.dtype("<u8")}
 
@@ -111,58 +111,3 @@ def encode_png(image: RgbImage, level: int = 6) -> bytes:
     header = struct.pack(">IIBBBBB", image.width, image.height, image.depth, 2, 0, 0, 0)  # RGB
     return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw, level))
             + _chunk(b"IEND", b""))
-
-
-def decode_png(data: bytes) -> RgbImage:
-    """Decode an 8- or 16-bit RGB or RGBA PNG without interlace (what wlcap and the tests write)."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise WlcapError("not a PNG file")
-    pos, idat, header = 8, b"", b""
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind, payload = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = payload
-        elif kind == b"IDAT":
-            idat += payload
-        pos += 12 + length
-    width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", header)
-    if depth not in (8, 16) or colour not in (2, 6) or interlace:
-        raise WlcapError("only 8- and 16-bit RGB/RGBA non-interlaced PNGs are supported")
-    size = depth // 8  # bytes a sample
-    channels = 3 if colour == 2 else 4
-    bpp = channels * size
-    raw = zlib.decompress(idat)
-    stride = width * bpp
-    rows: list[bytearray] = []
-    prev = bytearray(stride)
-    for y in range(height):
-        kind = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        _unfilter(kind, line, prev, bpp)
-        rows.append(line)
-        prev = line
-    samples = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(height, width, channels, size)
-    return RgbImage(width, height, samples[:, :, :3, :].tobytes(), depth)
-
-
-def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> None:
-    if kind == 0:
-        return
-    for i in range(len(line)):
-        left = line[i - bpp] if i >= bpp else 0
-        up = prev[i]
-        if kind == 1:
-            line[i] = (line[i] + left) & 0xFF
-        elif kind == 2:
-            line[i] = (line[i] + up) & 0xFF
-        elif kind == 3:
-            line[i] = (line[i] + ((left + up) >> 1)) & 0xFF
-        elif kind == 4:
-            upleft = prev[i - bpp] if i >= bpp else 0
-            p = left + up - upleft
-            pa, pb, pc = abs(p - left), abs(p - up), abs(p - upleft)
-            pred = left if pa <= pb and pa <= pc else up if pb <= pc else upleft
-            line[i] = (line[i] + pred) & 0xFF
-        else:
-            raise WlcapError(f"bad PNG filter type {kind}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import RegionError
-from .outputs import OutputInfo
+from capture.errors import RegionError
+from capture.wayland.outputs import OutputInfo
 
 _REGION = re.compile(r"^\s*(-?\d+)\s*,\s*(-?\d+)\s+(\d+)\s*x\s*(\d+)\s*$")
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .buffers import BufferKind
-from .connection import Connection
-from .dmabuf import read_finished_dmabuf
-from .formats import DRM_FORMAT_MOD_LINEAR
-from .image import RgbImage, to_rgb
-from .session import Backend, CaptureOptions, capture_one
+from capture.buffers.dmabuf import read_finished_dmabuf
+from capture.buffers.formats import DRM_FORMAT_MOD_LINEAR
+from capture.buffers.spec import BufferKind
+from capture.image import RgbImage, to_rgb
+from capture.options import Backend, CaptureOptions
+from capture.session.open import capture_one
+from capture.wayland.connection import Connection
 
 
 def _linear_only(_format: int, modifiers: tuple[int, ...]) -> tuple[int, ...]:

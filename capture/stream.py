@@ -7,6 +7,7 @@ to the pool): a slow consumer never blocks the compositor connection and never g
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import queue
 import threading
@@ -15,17 +16,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .connection import Connection
-from .cursor import HIDDEN_CURSOR, CursorState
-from .errors import CaptureFailedError, WlcapError
-from .protocol_choice import open_session
-from .session import CaptureOptions, Frame
+from capture.errors import CaptureFailedError, WlcapError
+from capture.frame import Frame
+from capture.options import CaptureOptions
+from capture.protocol.cursor_session import HIDDEN_CURSOR, CursorState
+from capture.session.open import open_session
+from capture.wayland.connection import Connection
 
 log = logging.getLogger("wlcap")
 
 # Consecutive `failed` frames after which the stream gives up (a frame can fail once, e.g. while
 # the output is being reconfigured).
 MAX_CONSECUTIVE_FAILURES = 5
+
+
+def _name_os_thread(name: bytes) -> None:
+    """Give the calling thread its name in the kernel too (top -H, /proc/PID/task/TID/comm): Python
+    3.11 names threads for Python only, and a profiler or benchmark looks for this one."""
+    pr_set_name = 15
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_name, ctypes.c_char_p(name[:15]), 0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,8 @@ class FrameStream:
     def __init__(self, options: CaptureOptions, display_name: str | None = None,
                  publish: Callable[[Frame], None] | None = None,
                  housekeeping: Callable[[], None] | None = None,
-                 on_cursor: Callable[[CursorState], None] | None = None) -> None:
+                 on_cursor: Callable[[CursorState], None] | None = None,
+                 on_stopped: Callable[[], None] | None = None) -> None:
         self.options = options
         # CursorMode.SEPARATE: the newest cursor state (read from any thread), and `on_cursor` hears of
         # each change on the capture thread (the OBS source hands it to C this way).
@@ -71,6 +81,8 @@ class FrameStream:
         # housekeeping: run on the capture thread at every wake-up (the OBS source collects the
         # buffers its render thread gave back); `wake` makes the thread run it soon.
         self._housekeeping = housekeeping
+        # on_stopped: called on the capture thread when the stream ends in error (then `error` says why).
+        self._on_stopped = on_stopped
         self._lock = threading.Condition()
         self._latest: Frame | None = None
         self._stop = threading.Event()
@@ -124,27 +136,32 @@ class FrameStream:
     def stats(self) -> StreamStats:
         session = self.session
         pool = session.pool
+        summary = session.summary
         return StreamStats(
             frames_captured=session.frames_captured, frames_delivered=self.frames_delivered,
             frames_dropped=self.frames_dropped, frames_failed=session.frames_failed,
             buffers_allocated=pool.buffers_allocated if pool else 0,
             reallocations=pool.reallocations if pool else 0,
-            backend=session.active_backend.value if session.active_backend else "none",
-            backend_reason=session.backend_reason,
-            protocol=session.protocol_name, protocol_reason=session.protocol_reason)
+            backend=summary.backend.value if summary.backend else "none",
+            backend_reason=summary.backend_reason,
+            protocol=summary.protocol, protocol_reason=summary.protocol_reason)
 
     @property
     def wake_fd(self) -> int:
         """An eventfd: writing 1 to it wakes the capture thread (another thread, or C, may do so)."""
         return self.connection.wake_fd
 
-    def close(self) -> None:
-        """Stop the thread and free every buffer and fd. Release frames first: frames still held
-        become invalid."""
+    def stop(self) -> None:
+        """Stop the capture thread and wait for it; buffers and frames stay valid until `close`."""
         self._stop.set()
         self.connection.wake()
         if self._thread.ident is not None:
             self._thread.join()
+
+    def close(self) -> None:
+        """Stop the thread and free every buffer and fd. Release frames first: frames still held
+        become invalid."""
+        self.stop()
         if not self._torn_down:
             self._torn_down = True
             self._teardown()
@@ -152,6 +169,7 @@ class FrameStream:
     # -- capture thread -----------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        _name_os_thread(b"wlcap-capture")
         try:
             interval = 1.0 / self.options.max_fps if self.options.max_fps else 0.0
             next_due = 0.0
@@ -159,6 +177,7 @@ class FrameStream:
                 if self._housekeeping is not None:
                     self._housekeeping()
                 self._send_pings()
+                self.session.advance()
                 if time.monotonic() >= next_due and self.session.request_frame():
                     next_due = time.monotonic() + interval
                 wait = None
@@ -195,6 +214,8 @@ class FrameStream:
             if self.error is None:
                 self.error = exc
             self._lock.notify_all()
+        if self._on_stopped is not None:
+            self._on_stopped()
 
     def _handle_frame(self, frame: Frame) -> None:
         self._consecutive_failures = 0

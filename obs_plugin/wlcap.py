@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-import obspython as obs  # type: ignore[import-not-found]
+import obspython as obs
 
 HERE = Path(__file__).resolve().parent
 PYTHON_TAG = f"python{sys.version_info.major}.{sys.version_info.minor}"
@@ -35,7 +35,7 @@ def _add_dependency_paths() -> list[str]:
     return added
 
 
-_source_module = None
+_plugin = None
 
 
 def script_description() -> str:
@@ -44,20 +44,20 @@ def script_description() -> str:
 
 
 def script_load(settings: object) -> None:
-    global _source_module
+    global _plugin
     added = _add_dependency_paths()
     try:
-        from wlcap_obs import source
+        from wlcap_obs import plugin
     except ImportError as exc:
         searched = ", ".join(str(p) for p in _candidate_paths())
         obs.script_log(obs.LOG_ERROR, f"[wlcap] cannot import wlcap ({exc}); looked in: {searched}. "
                                       "Build it with scripts/setup or install it with cmake --install.")
         return
-    source.load()
-    _source_module = source
-    obs.script_log(obs.LOG_INFO, f"[wlcap] loaded from {Path(source.__file__).parent} (paths added: {added})")
+    plugin.load()
+    _plugin = plugin
+    obs.script_log(obs.LOG_INFO, f"[wlcap] loaded from {Path(plugin.__file__).parent} (paths added: {added})")
 
 
 def script_unload() -> None:
-    if _source_module is not None:
-        _source_module.unload()
+    if _plugin is not None:
+        _plugin.unload()

@@ -17,12 +17,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tools"))
 
-from compositor import DEMO_COLOURS, ColourCycle, SwayHeadless  # noqa: E402
-from obs_frontend import ObsApp, obs_env  # noqa: E402
-from obshost import Xvfb  # noqa: E402
+from harness.compositor import DEMO_COLOURS, ColourCycle, SwayHeadless  # noqa: E402
+from harness.obs_frontend import ObsApp, obs_env  # noqa: E402
+from harness.obshost import Xvfb  # noqa: E402
 
 
 def probe(recording: Path) -> dict[str, object]:

@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import obshost
-from compositor import SwayHeadless, WestonHeadless, wayland_client_env
-from obshost import ObsHost, Xvfb, build_obs_host
+from harness import obshost
+from harness.compositor import SwayHeadless, WestonHeadless, wayland_client_env
+from harness.obshost import ObsHost, Xvfb, build_obs_host
 from patterns import pattern, write_png
 
 from capture import CaptureOptions
@@ -152,7 +152,7 @@ def obs_host_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def guest_baseline_leaks(obs_host_binary: Path) -> int:
     """Guest tier (tests/guest): what libobs 32 itself leaves allocated in the OBS host with the script
     loaded and no source; the wlcap runs must leave no more (OBS 29 on this host leaves 0)."""
-    from obs_guest import start_obs  # tests/guest, on sys.path for the guest tests
+    from harness.obs_guest import start_obs
 
     host = start_obs(obs_host_binary, create=False)
     try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import png  # pypng: an independent decoder, so the tests never read PNGs with wlcap's own code
+
 from capture.image import RgbImage, encode_png
 
 
@@ -35,3 +38,13 @@ def mismatches(actual: RgbImage, expected: RgbImage) -> int:
     assert (actual.width, actual.height) == (expected.width, expected.height), (
         f"size {actual.width}x{actual.height} != {expected.width}x{expected.height}")
     return sum(1 for a, b in zip(actual.pixels, expected.pixels, strict=True) if a != b)
+
+
+def decode_png(data: bytes) -> RgbImage:
+    """An 8- or 16-bit RGB(A) PNG as an RgbImage (alpha dropped), decoded by pypng."""
+    width, height, rows, info = png.Reader(bytes=data).asDirect()
+    depth, planes = info["bitdepth"], info["planes"]
+    dtype = np.uint16 if depth == 16 else np.uint8
+    samples = np.vstack([np.asarray(row, dtype=dtype) for row in rows]).reshape(height, width, planes)[:, :, :3]
+    pixels = samples.astype(">u2").tobytes() if depth == 16 else samples.tobytes()
+    return RgbImage(width, height, pixels, depth)

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from compositor import DEMO_COLOURS
 from conftest import _need, obs_pythonpath
+from harness.compositor import DEMO_COLOURS
 
 REPO = Path(__file__).resolve().parent.parent
 # The colours scripts/demo.py cycles the compositor's background through, as (R, G, B).

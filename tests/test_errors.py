@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from compositor import SwayHeadless, WestonHeadless
 from conftest import run_cli, same_capture_env
+from harness.compositor import SwayHeadless, WestonHeadless
 
 
 def assert_clean_failure(result, *fragments: str) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ pytest.importorskip("wlcap_obs._native", reason="the OBS shim is not built (libo
 from wlcap_obs.ladder import FallbackLadder, Rung
 from wlcap_obs.native import DmabufCapabilities
 
-from capture.formats import DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, fourcc
+from capture.buffers.formats import DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, fourcc
 
 XR24 = fourcc("XR24")
 TILED = 0x0100000000000001  # an Intel X-tiled modifier

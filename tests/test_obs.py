@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from compositor import SwayHeadless
 from conftest import HEIGHT, WIDTH, wait_until_shown
-from obshost import LYING_FRAMES, ObsHost, bgra_pixel, max_channel_difference
+from harness.compositor import SwayHeadless
+from harness.obshost import LYING_FRAMES, ObsHost, bgra_pixel, max_channel_difference
 from patterns import crop, pattern, write_png
 
 from capture.image import RgbImage
@@ -109,8 +109,8 @@ def test_no_compositor_at_start(tmp_path: Path, obs_factory) -> None:  # type: i
 
 def test_compositor_vanishing_mid_stream(fresh_sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
     host = obs_factory(fresh_sway.env)
+    idle_sockets = socket_fds(host.process.pid)  # before the script: its listing connection is wlcap's too
     host.ok("script", str(SCRIPT))
-    idle_sockets = socket_fds(host.process.pid)
     host.ok("create", "cap", "wlcap_capture", settings(backend="shm"))
     wait_for(host, "cap", lambda p: "fps" in p["status"])
     assert socket_fds(host.process.pid) > idle_sockets
@@ -165,8 +165,8 @@ def test_script_reload_and_source_cycles(sway: SwayHeadless, shown_pattern: RgbI
 
 def test_unloading_the_script_stops_live_sources(sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
     host = obs_factory(sway.env)
+    idle_sockets = socket_fds(host.process.pid)  # before the script: unloading closes every wlcap socket
     host.ok("script", str(SCRIPT))
-    idle_sockets = socket_fds(host.process.pid)
     host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
     wait_for(host, "cap", lambda p: "fps" in p["status"])
     host.ok("unload_script")
@@ -261,7 +261,7 @@ def test_capture_never_outpaces_obs(sway: SwayHeadless, obs_factory,  # type: ig
 
 
 def publish_plan(host: ObsHost, plan_path: Path, timeout: float = 60) -> None:
-    """Load the lying-frames script (tests/obs_scripts) beside wlcap's and wait until its plan ran."""
+    """Load the lying-frames script (tools/harness/obs_scripts) beside wlcap's and wait until its plan ran."""
     host.ok("script", str(LYING_FRAMES))
     done = Path(str(plan_path) + ".done")
     deadline = time.monotonic() + timeout

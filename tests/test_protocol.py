@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 
-from compositor import SwayHeadless
 from conftest import run_cli
+from harness.compositor import SwayHeadless
 from test_errors import assert_clean_failure
 
-from capture.damage import MAX_RECTS, DamageTracker, bounding_box
-from capture.ext_capture import ExtConstraints
-from capture.formats import fourcc
+from capture.buffers.damage import MAX_RECTS, DamageTracker, bounding_box
+from capture.buffers.formats import fourcc
+from capture.protocol.ext_image_copy import ExtConstraints
 
 FALLBACK = "fallback: ext_image_copy_capture_manager_v1, ext_output_image_capture_source_manager_v1 not offered"
 

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from compositor import SwayHeadless
 from conftest import HEIGHT, WIDTH, run_cli, wait_until_shown
-from patterns import crop, mismatches, pattern, write_png
+from harness.compositor import SwayHeadless
+from patterns import crop, decode_png, mismatches, pattern, write_png
 
-from capture.image import RgbImage, decode_png
+from capture.image import RgbImage
 
 
 def screenshot(env: dict[str, str], out: Path, *args: str) -> RgbImage:

@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-from compositor import SwayHeadless
 from conftest import run_cli
+from harness.compositor import SwayHeadless
 
 from capture import (
     Backend,
@@ -21,7 +21,7 @@ from capture import (
     UnknownOutputError,
 )
 from capture.image import to_rgb
-from capture.session import CaptureSession
+from capture.session.wlr import WlrSession
 
 
 def open_fds() -> int:
@@ -147,11 +147,12 @@ def test_stream_ends_cleanly_when_its_output_is_removed(fresh_sway: SwayHeadless
     fds_before = open_fds()
     with Connection() as connection:
         errors: list[Exception] = []
-        session = CaptureSession(connection, CaptureOptions(output="HEADLESS-2", with_damage=True),
-                                 lambda frame: frame.release(), errors.append)
+        session = WlrSession(connection, CaptureOptions(output="HEADLESS-2", with_damage=True),
+                             lambda frame: frame.release(), errors.append)
         session.request_frame()
         connection.roundtrip()
-        assert session.busy
+        session.advance()  # what a stream's loop does after each dispatch: allocate, start the copy
+        assert session.busy and session.pool is not None
         name = connection.outputs.find("HEADLESS-2").global_name
         connection._handle_global_remove(None, name)  # the faked global_remove
         assert [type(e) for e in errors] == [UnknownOutputError]

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from compositor import SwayHeadless, wayland_client_env
 from conftest import painted_format, run_cli, same_capture_env
-from obshost import bgra_pixel, wait_for_colour
+from harness.clients import client_command
+from harness.compositor import SwayHeadless, wayland_client_env
+from harness.obshost import bgra_pixel, wait_for_colour
+from patterns import decode_png
 
 from capture import CaptureOptions
-from capture.formats import describe, lookup
-from capture.image import decode_png
+from capture.buffers.formats import describe, lookup
 
 WIDTH, HEIGHT = 160, 120
 TEN_BIT = (1000, 21, 513)  # none of them is an 8-bit value scaled up (x * 1023 / 255)
@@ -30,7 +30,7 @@ def ten_bit_sway() -> Iterator[SwayHeadless]:
     if subprocess.run(["which", "sway"], capture_output=True).returncode != 0:
         pytest.skip("sway is not installed")
     sway = SwayHeadless(WIDTH, HEIGHT, "#000000", extra_config="output HEADLESS-1 render_bit_depth 10\n")
-    window = subprocess.Popen([sys.executable, "-m", "capture.testwindow", "--ten-bit", "--colour",
+    window = subprocess.Popen([*client_command("testwindow"), "--ten-bit", "--colour",
                                ",".join(map(str, TEN_BIT))], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env=same_capture_env(sway.env), cwd="/")
     try:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from patterns import pattern
+from patterns import decode_png, pattern
 
 from capture import Region, RegionError
-from capture.dmabuf import nodes_for_device
+from capture.buffers.dmabuf import nodes_for_device
+from capture.buffers.formats import fourcc
+from capture.buffers.native import GbmDevice, NativeError, dmabuf_sync
 from capture.errors import BackendUnavailableError, WlcapError
-from capture.formats import fourcc
-from capture.image import RgbImage, decode_png, encode_png, to_rgb, upright
-from capture.native import GbmDevice, NativeError, dmabuf_sync
+from capture.image import RgbImage, encode_png, to_rgb, upright
 
 XR24 = fourcc("XR24")
 

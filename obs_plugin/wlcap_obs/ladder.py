@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from capture.formats import DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, describe, describe_modifier
+from capture.buffers.formats import DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR, describe, describe_modifier
 
 from .native import DmabufCapabilities
 

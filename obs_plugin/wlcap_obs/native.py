@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from capture.cursor import CursorImage
+from capture.protocol.cursor_session import CursorImage
 
-from ._native import ffi, lib  # type: ignore[import-not-found]
+from ._native import ffi, lib
 
 LOG_ERROR = 100
 LOG_WARNING = 200
@@ -126,7 +126,8 @@ class SourceHandle:
         """Why the render thread last refused to sample a frame ("" if it never did)."""
         why = ffi.new("char[]", 256)
         lib.wlcap_source_last_rejection(self.pointer, why, 256)
-        return ffi.string(why).decode(errors="replace")
+        text: bytes = ffi.string(why)
+        return text.decode(errors="replace")
 
     def take_import_failure(self) -> tuple[int, int] | None:
         fmt = ffi.new("uint32_t *")
@@ -209,6 +210,11 @@ def new_frame_desc() -> Any:
 
 def pointer_to(buffer: memoryview) -> Any:
     return ffi.from_buffer(buffer)
+
+
+def address_pointer(address: int) -> Any:
+    """A `const void *` for memory this process has mapped (a shm buffer's pixels)."""
+    return ffi.cast("const void *", address)
 
 
 FRAME_SHM = lib.WLCAP_FRAME_SHM

@@ -13,13 +13,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness.clients import client_command
 
 LOG_DIR = Path(os.environ.get("WLCAP_SHARE", "/tmp")) / "desktops"  # logs, pictures, results.json
 RESULTS = LOG_DIR / "results.json"
@@ -51,7 +52,7 @@ def record(name: str, **facts: Any) -> None:
 
 def card_node(driver: str = "virtio_gpu") -> str:
     """The primary node of the DRM device whose kernel driver is `driver`."""
-    from capture.native import drm_node_renders
+    from capture.buffers.native import drm_node_renders
 
     for card in sorted(Path("/dev/dri").glob("card[0-9]*")):
         if drm_node_renders(str(card))[1] == driver:
@@ -267,7 +268,7 @@ class KnownWindow:
         self.colour = colour
         self.app_id = app_id
         self.process = desktop.client(
-            [sys.executable, "-m", "capture.testwindow", "--app-id", app_id, "--title", "wlcap test window",
+            [*client_command("testwindow"), "--app-id", app_id, "--title", "wlcap test window",
              "--colour", colour, *(["--ten-bit"] if ten_bit else [])], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             PYTHONPATH=str(REPO))
         self.width = self.height = 0

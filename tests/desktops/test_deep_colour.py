@@ -15,15 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from compositor import wayland_client_env
 from conftest import painted_format, run_cli
 from desktop import LOG_DIR, OBS_TOLERANCE, REPO, Compositor, Desktop, KnownWindow, record, wlroots_environment
-from obshost import bgra_pixel, launch_wayland_obs, wait_for_colour
+from harness.compositor import wayland_client_env
+from harness.obshost import bgra_pixel, launch_wayland_obs, wait_for_colour
+from patterns import decode_png
 
 from capture import CaptureOptions
-from capture.formats import describe, lookup
-from capture.image import decode_png
-from capture.session import CaptureProtocol
+from capture.buffers.formats import describe, lookup
+from capture.options import CaptureProtocol
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the guest tier (tests/vm/run-wlcap-tests.sh)")

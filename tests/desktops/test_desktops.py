@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,14 +19,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from compositor import wayland_client_env
 from conftest import run_cli
 from desktop import COMPOSITORS, LOG_DIR, OBS_TOLERANCE, REPO, Desktop, KnownWindow, Terminal, record
-from obshost import ObsHost, launch_wayland_obs
+from harness.clients import client_command
+from harness.compositor import wayland_client_env
+from harness.obshost import ObsHost, launch_wayland_obs
+from patterns import decode_png
 
 from capture import CaptureOptions, Connection, CursorMode, FrameStream
-from capture.image import RgbImage, decode_png, encode_png
-from capture.session import CaptureProtocol
+from capture.image import RgbImage, encode_png
+from capture.options import CaptureProtocol
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the guest tier (tests/vm/run-wlcap-tests.sh)")
@@ -360,7 +361,7 @@ def test_cursor_session(screen: Screen) -> None:
     if not screen.offers(*EXT) or not screen.offers("zwlr_virtual_pointer_manager_v1"):
         record(screen.name, cursor_session="not offered")
         pytest.skip("needs ext-image-copy-capture and a virtual pointer")
-    pointer = screen.desktop.client([sys.executable, "-m", "capture.virtualpointer"], stdin=subprocess.PIPE,
+    pointer = screen.desktop.client([*client_command("virtualpointer")], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, PYTHONPATH=str(REPO))
     assert pointer.stdin is not None and pointer.stdout is not None
 

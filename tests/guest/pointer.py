@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from obs_guest import REPO
+from harness.clients import client_command
+from harness.obs_guest import REPO
 
 from capture import Backend, CaptureOptions, CursorMode, FrameStream
-from capture.cursor import CursorState
-from capture.session import CaptureProtocol
+from capture.options import CaptureProtocol
+from capture.protocol.cursor_session import CursorState
 
 
 class Pointer:
     """capture.virtualpointer in a child process: the seat has a pointer while it runs."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-m", "capture.virtualpointer"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([*client_command("virtualpointer")], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
 
     def move(self, x: int, y: int) -> None:

@@ -11,13 +11,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from obs_guest import Colour, set_background
+from harness.obs_guest import Colour, set_background
 from pointer import Pointer, cursor_at, virtual_pointer, wait_until
 
 from capture import Backend, CaptureOptions, Connection, CursorMode, FrameStream, capture_one
-from capture.cursor import CursorImage
 from capture.image import to_rgb
-from capture.session import CaptureProtocol
+from capture.options import CaptureProtocol
+from capture.protocol.cursor_session import CursorImage
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")

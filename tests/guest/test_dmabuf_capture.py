@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from fences import PendingFence
-from obs_guest import settled_pixels, swaymsg
+from harness.obs_guest import settled_pixels, swaymsg
 
 from capture import Backend, CaptureOptions, CaptureProtocol, Connection, FrameStream, capture_one
-from capture.buffers import BufferKind
-from capture.dmabuf import read_finished_dmabuf
+from capture.buffers.dmabuf import read_finished_dmabuf
+from capture.buffers.formats import DRM_FORMAT_MOD_LINEAR
+from capture.buffers.spec import BufferKind
 from capture.errors import BackendUnavailableError
-from capture.formats import DRM_FORMAT_MOD_LINEAR
 from capture.image import to_rgb
 from capture.screenshot import screenshot_options
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -15,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from obs_guest import settled_pixels, swaymsg
+from harness.clients import client_command
+from harness.obs_guest import settled_pixels, swaymsg
+from patterns import decode_png
 
 from capture import (
     Backend,
@@ -26,11 +27,11 @@ from capture import (
     UnknownWindowError,
     capture_one,
 )
-from capture.buffers import BufferKind
-from capture.dmabuf import nodes_for_device
-from capture.image import decode_png, to_rgb
-from capture.session import CaptureProtocol
-from capture.toplevels import ToplevelList
+from capture.buffers.dmabuf import nodes_for_device
+from capture.buffers.spec import BufferKind
+from capture.image import to_rgb
+from capture.options import CaptureProtocol
+from capture.wayland.toplevels import ToplevelList
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
@@ -56,7 +57,7 @@ class ShownWindow:
 
     def __init__(self, colour: str, app_id: str = APP_ID, title: str = "wlcap test window") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "capture.testwindow", "--app-id", app_id, "--title", title,
+            [*client_command("testwindow"), "--app-id", app_id, "--title", title,
              "--colour", colour], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=dict(os.environ, PYTHONPATH=str(REPO)))
         self.app_id = app_id

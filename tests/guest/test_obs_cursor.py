@@ -11,11 +11,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from obs_guest import TOLERANCE, Colour, keep_log, launch_obs, set_background, wait_for_status, worst_difference
-from obshost import ObsHost, bgra_pixel
+from harness.obs_guest import TOLERANCE, Colour, keep_log, launch_obs, set_background, wait_for_status, worst_difference
+from harness.obshost import ObsHost, bgra_pixel
 from pointer import cursor_at, virtual_pointer
 
-from capture.cursor import CursorState
+from capture.protocol.cursor_session import CursorState
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")

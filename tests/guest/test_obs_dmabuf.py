@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from obs_guest import TOLERANCE, keep_log, launch_obs, start_obs, wait_for_colour, wait_for_status
-from obshost import LYING_FRAMES, bgra_pixel
+from harness.obs_guest import TOLERANCE, keep_log, launch_obs, start_obs, wait_for_colour, wait_for_status
+from harness.obshost import LYING_FRAMES, bgra_pixel
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")

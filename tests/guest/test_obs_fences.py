@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from fences import PendingFence, dmabufs_of, drm_card, export_sync_file, is_signalled, writers_blocked
-from obs_guest import (
+from harness.obs_guest import (
     COLOUR,
     HEIGHT,
     REPO,
@@ -34,10 +34,10 @@ from obs_guest import (
     wait_for_status,
     worst_difference,
 )
-from obshost import bgra_pixel
+from harness.obshost import bgra_pixel
 
-from capture.formats import fourcc
-from capture.native import GbmDevice, dmabuf_sync
+from capture.buffers.formats import fourcc
+from capture.buffers.native import GbmDevice, dmabuf_sync
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")

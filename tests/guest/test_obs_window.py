@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from obs_guest import REPO, TOLERANCE, keep_log, launch_obs, wait_for_colour
-from obshost import ObsHost
+from harness.clients import client_command
+from harness.obs_guest import REPO, TOLERANCE, keep_log, launch_obs, wait_for_colour
+from harness.obshost import ObsHost
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
                                 reason="runs in the DMA-BUF guest tier (tests/vm/run-wlcap-tests.sh)")
@@ -29,7 +29,7 @@ def start_obs(binary: Path, settings: dict[str, str]) -> ObsHost:
 
 
 def open_window(colour: str) -> subprocess.Popen[str]:
-    process = subprocess.Popen([sys.executable, "-m", "capture.testwindow", "--app-id", APP_ID,
+    process = subprocess.Popen([*client_command("testwindow"), "--app-id", APP_ID,
                                 "--title", "OBS test window", "--colour", colour],
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             env=dict(os.environ, PYTHONPATH=str(REPO)))

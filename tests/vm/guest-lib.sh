@@ -92,6 +92,6 @@ wlcap_build_checkout() {
   _share=$(pwd)
   [ -f "$_share/guest-env" ] && . "$_share/guest-env"
   rm -rf /tmp/wlcap && cp -a "$_share/src" /tmp/wlcap && cd /tmp/wlcap || return 1
-  python3 capture/protocols/generate.py || return 1
+  python3 capture/wayland/protocols/generate.py || return 1
   python3 setup.py -q build_ext --inplace > "$_share/build.log" 2>&1 || { tail -30 "$_share/build.log"; return 1; }
 }

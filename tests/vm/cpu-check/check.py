@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent.parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "tests" / "desktops")]
+sys.path[:0] = [str(REPO / "tools"), str(REPO / "tests"), str(REPO / "tests" / "desktops")]
 
 from desktop import COMPOSITORS, LOG_DIR, Desktop  # noqa: E402
-from obshost import build_obs_host, launch_wayland_obs  # noqa: E402
+from harness.obshost import build_obs_host, launch_wayland_obs  # noqa: E402
 
 OBS_SECONDS = 90
 HYPRLAND_SECONDS = 60

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs INSIDE the guest (root, cwd = the share): builds wlcap from the checkout copy in src/, starts
-# sway on the virtio-gpu card, and runs `wlcap bench --damage` over shm and DMA-BUF into bench-*.json
+# sway on the virtio-gpu card, and runs tools/bench/damage_bench.py over shm and DMA-BUF into bench-*.json
 # (WLCAP_BENCH_ARGS passes it options).
 set -u
 . ./wlcap-vm-lib.sh
@@ -10,8 +10,8 @@ wlcap_start_sway user || exit 1
 sleep 2  # the first frames of the output settle
 status=0
 for backend in shm dmabuf; do
-  echo "== wlcap bench --damage --backend $backend ${WLCAP_BENCH_ARGS:-}"
-  python3 -m capture bench --damage --backend "$backend" ${WLCAP_BENCH_ARGS:-} | tee "$SHARE/bench-$backend.json" \
+  echo "== damage_bench.py --backend $backend ${WLCAP_BENCH_ARGS:-}"
+  python3 tools/bench/damage_bench.py --backend "$backend" ${WLCAP_BENCH_ARGS:-} | tee "$SHARE/bench-$backend.json" \
     || status=1
 done
 wlcap_stop_sway

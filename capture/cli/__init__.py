@@ -1,0 +1,1 @@
+"""The `wlcap` command line: outputs, windows, screenshot, stream, bench."""

@@ -1,0 +1,1 @@
+"""The capture protocols' objects as explicit state machines (no buffers, no policy)."""

@@ -1,0 +1,1 @@
+"""Capture sessions: one adapter per protocol behind one interface, and the choice between them."""

@@ -1,0 +1,1 @@
+"""The Wayland connection and what it tracks: the registry, outputs, windows, protocol bindings."""

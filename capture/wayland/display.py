@@ -1,0 +1,38 @@
+"""The few libwayland calls wlcap makes on a display that pywayland's public API does not give.
+
+pywayland 0.4 has no `wl_display_get_error`, and its `Display.dispatch` turns the error code into a
+message. wlcap needs the code to tell a protocol error (EPROTO: the compositor closed the connection
+over a bad request) from a lost connection, so these calls go through pywayland's cffi library and
+the display's pointer: here, and nowhere else in wlcap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pywayland._ffi import lib as _wl  # private: see the module's docstring
+from pywayland.client.display import Display
+
+
+def _pointer(display: Display) -> Any:
+    return display._ptr  # private: see the module's docstring
+
+
+def dispatch_pending(display: Display) -> int:
+    """Dispatch what is queued already, without reading the socket; -1 on error (see `error`)."""
+    return int(_wl.wl_display_dispatch_pending(_pointer(display)))
+
+
+def dispatch(display: Display) -> int:
+    """Read what the socket holds (blocking if nothing does) and dispatch it; -1 on error."""
+    return int(_wl.wl_display_dispatch(_pointer(display)))
+
+
+def flush(display: Display) -> int:
+    """Send queued requests; -1 on error (EAGAIN: the socket is full, try again later)."""
+    return int(_wl.wl_display_flush(_pointer(display)))
+
+
+def error(display: Display) -> int:
+    """The errno the connection failed with, 0 while it is healthy."""
+    return int(_wl.wl_display_get_error(_pointer(display)))

@@ -1,0 +1,187 @@
+"""A tiny xdg-shell window of known pixels, for the tests and the damage benchmark, driven from stdin.
+
+    python3 tools/clients/testwindow.py --app-id wlcap.test --title "Test window" --colour ff8000
+
+Commands, one a line: `colour COLOUR` (repaint all), `rect X Y W H COLOUR` (repaint a rectangle and
+damage only it), `size W H` (pick its own size, as a floating window may), `title TEXT`, `quit`. After
+each commit it prints `drawn N WIDTH HEIGHT WHY` (WHY: configure, colour, rect or resize) so a test
+knows what the compositor has been given, and why.
+
+A COLOUR is `RRGGBB`; with `--ten-bit` the window draws 10 bits a channel (XBGR2101010 where the
+compositor takes it, as GLES2 renderers do, else XRGB2101010) and a COLOUR is `R,G,B`, each 0-1023, so
+that it can show colours no 8-bit buffer holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import mmap
+import os
+import select
+import sys
+from typing import Any
+
+from client_protocols import load
+from pywayland.client import Display
+
+WlCompositor, WlShm = load("wayland").WlCompositor, load("wayland").WlShm
+XdgWmBase = load("xdg_shell").XdgWmBase
+
+WL_SHM_FORMAT_XRGB8888 = 1
+WL_SHM_FORMAT_XRGB2101010 = 0x30335258  # 'XR30'
+WL_SHM_FORMAT_XBGR2101010 = 0x30334258  # 'XB30'
+DEFAULT_SIZE = (320, 240)
+
+
+def pixel(colour: str, shm_format: int = WL_SHM_FORMAT_XRGB8888) -> bytes:
+    """One pixel, little-endian: XRGB8888 for RRGGBB; for R,G,B (10 bits each) the 10-bit format."""
+    if "," in colour:
+        red, green, blue = (int(v) for v in colour.split(","))
+        if shm_format == WL_SHM_FORMAT_XBGR2101010:
+            red, blue = blue, red
+        return ((red << 20) | (green << 10) | blue).to_bytes(4, "little")
+    value = int(colour, 16)
+    return bytes(((value) & 0xFF, (value >> 8) & 0xFF, (value >> 16) & 0xFF, 0xFF))  # B, G, R, X
+
+
+class Window:
+    def __init__(self, app_id: str, title: str, colour: str, ten_bit: bool = False) -> None:
+        self.display = Display()
+        self.display.connect()
+        self.globals: dict[str, Any] = {}
+        self.shm_formats: set[int] = set()
+        registry = self.display.get_registry()
+        registry.dispatcher["global"] = self._handle_global
+        self.display.roundtrip()
+        self.display.roundtrip()  # wl_shm's formats
+        self.shm_format = WL_SHM_FORMAT_XRGB8888
+        if ten_bit:
+            offered = [f for f in (WL_SHM_FORMAT_XBGR2101010, WL_SHM_FORMAT_XRGB2101010) if f in self.shm_formats]
+            if not offered:
+                raise SystemExit("the compositor takes no 10-bit shared-memory buffer")
+            self.shm_format = offered[0]
+        self.wm_base = self.globals["xdg_wm_base"]
+        self.wm_base.dispatcher["ping"] = lambda base, serial: base.pong(serial)
+        self.surface = self.globals["wl_compositor"].create_surface()
+        self.xdg_surface = self.wm_base.get_xdg_surface(self.surface)
+        self.toplevel = self.xdg_surface.get_toplevel()
+        self.toplevel.set_app_id(app_id)
+        self.toplevel.set_title(title)
+        self.toplevel.dispatcher["configure"] = self._handle_toplevel_configure
+        self.toplevel.dispatcher["close"] = lambda _t: self.quit()
+        self.xdg_surface.dispatcher["configure"] = self._handle_configure
+        self.size = DEFAULT_SIZE
+        self._pending_size = DEFAULT_SIZE
+        self.pixels = bytearray()
+        self.colour = colour
+        self.draws = 0
+        self.running = True
+        self.surface.commit()  # the initial commit without a buffer asks for a configure
+
+    def _handle_global(self, registry: Any, name: int, interface: str, version: int) -> None:
+        classes = {"wl_compositor": (WlCompositor, 4), "wl_shm": (WlShm, 1), "xdg_wm_base": (XdgWmBase, 1)}
+        if interface in classes:
+            cls, wanted = classes[interface]
+            self.globals[interface] = registry.bind(name, cls, min(version, wanted))
+            if interface == "wl_shm":
+                self.globals[interface].dispatcher["format"] = lambda _shm, fmt: self.shm_formats.add(fmt)
+
+    def _handle_toplevel_configure(self, _toplevel: Any, width: int, height: int, _states: bytes) -> None:
+        self._pending_size = (width or DEFAULT_SIZE[0], height or DEFAULT_SIZE[1])
+
+    def _handle_configure(self, xdg_surface: Any, serial: int) -> None:
+        xdg_surface.ack_configure(serial)
+        if self._pending_size != self.size or not self.pixels:
+            self.size = self._pending_size
+            self.fill(self.colour, "configure")
+
+    def fill(self, colour: str, why: str = "colour") -> None:
+        self.colour = colour
+        width, height = self.size
+        self.pixels = bytearray(pixel(colour, self.shm_format) * (width * height))
+        self.commit([(0, 0, width, height)], why)
+
+    def rect(self, x: int, y: int, w: int, h: int, colour: str) -> None:
+        width = self.size[0]
+        row = pixel(colour, self.shm_format) * w
+        for line in range(y, y + h):
+            start = (line * width + x) * 4
+            self.pixels[start:start + len(row)] = row
+        self.commit([(x, y, w, h)], "rect")
+
+    def commit(self, damage: list[tuple[int, int, int, int]], why: str) -> None:
+        width, height = self.size
+        size = width * height * 4
+        fd = os.memfd_create("wlcap-test-window", os.MFD_CLOEXEC)
+        os.ftruncate(fd, size)
+        with mmap.mmap(fd, size) as mapping:
+            mapping[:] = self.pixels
+        pool = self.globals["wl_shm"].create_pool(fd, size)
+        buffer = pool.create_buffer(0, width, height, width * 4, self.shm_format)
+        buffer.dispatcher["release"] = lambda b: b.destroy()
+        pool.destroy()
+        os.close(fd)
+        self.surface.attach(buffer, 0, 0)
+        for x, y, w, h in damage:
+            self.surface.damage_buffer(x, y, w, h)
+        self.surface.commit()
+        self.display.flush()
+        self.draws += 1
+        print(f"drawn {self.draws} {width} {height} {why}", flush=True)
+
+    def command(self, line: str) -> None:
+        words = line.split()
+        if not words:
+            return
+        if words[0] == "colour":
+            self.fill(words[1])
+        elif words[0] == "rect":
+            x, y, w, h = (int(v) for v in words[1:5])
+            self.rect(x, y, w, h, words[5])
+        elif words[0] == "size":
+            self.size = (int(words[1]), int(words[2]))
+            self.fill(self.colour, "resize")
+        elif words[0] == "title":
+            self.toplevel.set_title(line.split(" ", 1)[1].rstrip("\n"))
+            self.display.flush()
+            print("titled", flush=True)
+        elif words[0] == "quit":
+            self.quit()
+
+    def quit(self) -> None:
+        self.running = False
+
+    def run(self) -> None:
+        fd = self.display.get_fd()
+        stdin = sys.stdin.fileno()
+        while self.running:
+            self.display.dispatch(block=False)
+            self.display.flush()
+            readable, _, _ = select.select([fd, stdin], [], [], 1.0)
+            if fd in readable:
+                self.display.dispatch(block=True)
+            if stdin in readable:
+                line = sys.stdin.readline()
+                if not line:
+                    break
+                self.command(line)
+        self.toplevel.destroy()
+        self.xdg_surface.destroy()
+        self.surface.destroy()
+        self.display.flush()
+        self.display.disconnect()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--app-id", default="wlcap.test")
+    parser.add_argument("--title", default="wlcap test window")
+    parser.add_argument("--colour", default="ff8000")
+    parser.add_argument("--ten-bit", action="store_true", help="draw 10 bits a channel; colours are R,G,B (0-1023)")
+    args = parser.parse_args()
+    Window(args.app_id, args.title, args.colour, args.ten_bit).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

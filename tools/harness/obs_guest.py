@@ -1,0 +1,90 @@
+"""Shared by the guest tests: the sway that tests/vm/capture/guest-run.sh runs, frames read back from
+it, and the headless OBS 32 host started with the wlcap script against it, and what it outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from harness import obshost
+from harness.obshost import ObsHost, launch_wayland_obs
+
+from capture import Frame
+
+REPO = Path(__file__).resolve().parent.parent.parent
+COLOUR = (200, 40, 120)
+WIDTH, HEIGHT = 640, 400
+TOLERANCE = 2
+
+Colour = tuple[int, int, int]
+
+
+def swaymsg(*args: str) -> None:
+    subprocess.run(["swaymsg", *args], check=True, capture_output=True, timeout=30)
+
+
+def settled_pixels(frame: Frame) -> bytes:
+    """The frame's pixels once they stop changing. llvmpipe attaches no fence to the copy, so it can
+    still be writing after `ready` (the fences of issue 5 are what make this wait unnecessary)."""
+    previous = frame.read_pixels()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        current = frame.read_pixels()
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
+def set_background(colour: Colour) -> None:
+    command = ["swaymsg", "output", "*", "bg", "#{:02x}{:02x}{:02x}".format(*colour), "solid_color"]
+    for _attempt in range(3):  # under TCG, a busy sway now and then refuses an IPC command
+        result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        if result.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{' '.join(command)}: {result.stdout.strip()} {result.stderr.strip()}")
+
+
+def launch_obs(binary: Path, width: int = WIDTH, height: int = HEIGHT, **extra_env: str) -> ObsHost:
+    """The OBS host on Wayland EGL against the tier's sway with the wlcap script loaded, no source yet."""
+    return launch_wayland_obs(binary, dict(os.environ), width, height, REPO, **extra_env)
+
+
+def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extra_env: str) -> ObsHost:
+    """OBS with a source "cap" capturing the output, showing COLOUR. wlr-screencopy: some tests count
+    frames of a static screen, which ext-image-copy-capture rightly does not send."""
+    set_background(COLOUR)
+    host = launch_obs(binary, **extra_env)
+    if create:
+        settings = {"backend": backend, "protocol": "wlr"}
+        host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
+    return host
+
+
+def keep_log(host: ObsHost, name: str) -> None:
+    """The OBS log goes back to the host through the share (tests/vm/run-wlcap-tests.sh)."""
+    share = os.environ.get("WLCAP_SHARE")
+    if share:
+        Path(share, name).write_text(host.log())
+
+
+def wait_for_status(host: ObsHost, text: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = host.ok("props", "cap")["status"]
+        if text in status or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
+
+
+def worst_difference(frame: bytes, colour: Colour = COLOUR, width: int = WIDTH, height: int = HEIGHT) -> int:
+    return obshost.worst_difference(frame, colour, width, height)
+
+
+def wait_for_colour(host: ObsHost, colour: Colour = COLOUR, timeout: float = 60) -> int:
+    return obshost.wait_for_colour(host, colour, TOLERANCE, timeout)
