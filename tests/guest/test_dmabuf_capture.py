@@ -49,7 +49,7 @@ def test_dmabuf_stream_reuses_a_pool_allocated_on_the_compositors_device() -> No
             modifiers.add(frame.buffer.modifier)  # type: ignore[attr-defined]
             frame.release()
         stats = stream.stats()
-        allocator = stream.session._dmabuf
+        allocator = stream.session.buffers.dmabuf_allocator  # type: ignore[attr-defined]
         assert allocator is not None
         device = allocator.device.path
         offered = allocator.modifiers_for(stream.session.pool.spec.format)  # type: ignore[union-attr]
