@@ -78,8 +78,8 @@ class FrameStream:
         # publish: deliver each frame to this callable on the capture thread instead of the slot (the
         # OBS source hands frames to C this way). It owns the frame and must release it.
         self._publish = publish
-        # housekeeping: run on the capture thread at every wake-up (the OBS source collects the
-        # buffers its render thread gave back); `wake` makes the thread run it soon.
+        # housekeeping: run on the capture thread whenever another thread (or C, through wake_fd)
+        # woke it with `wake` (the OBS source collects the buffers its render thread gave back).
         self._housekeeping = housekeeping
         # on_stopped: called on the capture thread when the stream ends in error (then `error` says why).
         self._on_stopped = on_stopped
@@ -173,10 +173,12 @@ class FrameStream:
         try:
             interval = 1.0 / self.options.max_fps if self.options.max_fps else 0.0
             next_due = 0.0
+            woken = True  # the first turn does everything
             while not self._stop.is_set() and self.error is None:
-                if self._housekeeping is not None:
-                    self._housekeeping()
-                self._send_pings()
+                if woken:  # another thread (or C) asked for a turn: only then is there work for it
+                    if self._housekeeping is not None:
+                        self._housekeeping()
+                    self._send_pings()
                 self.session.advance()
                 if time.monotonic() >= next_due and self.session.request_frame():
                     next_due = time.monotonic() + interval
@@ -184,7 +186,7 @@ class FrameStream:
                 if interval and not self.session.busy:
                     remaining = next_due - time.monotonic()
                     wait = remaining if remaining > 0 else None
-                self.connection.pump(wait)
+                woken = self.connection.pump(wait)
         except WlcapError as exc:
             self._fail(exc)
         except Exception as exc:  # a bug: still end the stream cleanly, and say what happened

@@ -198,21 +198,24 @@ class Connection:
         """Whether the caller is the thread that pumps this connection (its objects are its own)."""
         return threading.get_ident() == self._pump_thread
 
-    def pump(self, timeout: float | None) -> None:
-        """Dispatch what has arrived, then wait at most `timeout` seconds for more (None: until some)."""
+    def pump(self, timeout: float | None) -> bool:
+        """Dispatch what has arrived, then wait at most `timeout` seconds for more (None: until some).
+        Returns whether `wake` was called (by any thread) since the last pump."""
         self._pump_thread = threading.get_ident()
         self._check(wl_display.dispatch_pending(self.display), "dispatch")
         self.raise_handler_errors()
         self.flush()
         fd = self.display.get_fd()
         readable, _, _ = select.select([fd, self._wake_fd], [], [], timeout)
-        if self._wake_fd in readable:
+        woken = self._wake_fd in readable
+        if woken:
             with contextlib.suppress(BlockingIOError):
                 os.eventfd_read(self._wake_fd)
         if fd in readable:
             # The fd is readable, so wl_display_dispatch's own poll returns at once.
             self._check(wl_display.dispatch(self.display), "dispatch")
         self.raise_handler_errors()
+        return woken
 
     def sync(self, on_done: Callable[[], None]) -> None:
         """Ask the compositor to answer (wl_display.sync); on_done runs on this connection's thread

@@ -62,6 +62,8 @@ class FrameHandoff:
         self._handed[token] = frame
         if not self._handle.publish(desc):
             self._release(token)
+        for returned in self._handle.take_returned():  # the frame this one replaced, if any
+            self._release(returned)
         self._handle.add_python_time(1, time.perf_counter_ns() - started)
 
     def publish_cursor(self, state: CursorState) -> None:
@@ -73,7 +75,7 @@ class FrameHandoff:
         self._handle.set_cursor_position(state.inside, state.x, state.y)
 
     def collect(self) -> None:
-        """Give back the buffers of every frame C has finished with (capture thread, at each wake-up)."""
+        """Give back the buffers of every frame C has finished with (capture thread, when C woke it)."""
         started = time.perf_counter_ns()
         for token in self._handle.take_returned():
             self._release(token)

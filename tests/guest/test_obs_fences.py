@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,7 +23,6 @@ from fences import PendingFence, dmabufs_of, drm_card, export_sync_file, is_sign
 from harness.obs_guest import (
     COLOUR,
     HEIGHT,
-    REPO,
     TOLERANCE,
     WIDTH,
     keep_log,
@@ -135,7 +133,6 @@ def test_a_release_fence_holds_the_next_write_until_it_signals() -> None:
     """OBS's release step (wlcap_attach_read_fence, the code its render thread runs for each returned
     buffer) on a pool buffer of the kind wlcap allocates, with a fence that is genuinely pending:
     llvmpipe's own read fences never are, so the vgem fence stands for OBS's unfinished read."""
-    sys.path.insert(0, str(REPO / "obs_plugin"))
     from wlcap_obs._native import ffi, lib  # the shim OBS loads; its other parts need OBS running
 
     gbm = GbmDevice(drm_card("virtio_gpu"))

@@ -7,28 +7,40 @@
 #                                        SWAY_USER; returns non-zero if it did not come up
 #   wlcap_as_sway_user CMD...            run a client as the user sway runs as
 #   wlcap_stop_sway                      stop sway and seatd
-#   wlcap_build_checkout                 copy the share's src/ to /tmp/wlcap, build it in place
-#                                        (the guest's Python is not the host's) and cd there;
-#                                        takes the knobs in the share's guest-env
+#   wlcap_build_checkout                 copy the share's src/ to /tmp/wlcap, cd there, and pip-install
+#                                        it into the venv /tmp/wlcap-venv (the guest's Python is not
+#                                        the host's), first on PATH; takes the knobs in the share's
+#                                        guest-env
+#   wlcap_drm_drivers                    print "NODE DRIVER VERSION" for each DRM node (libdrm)
 # Logs go to ${WLCAP_LOGDIR:-$WLCAP_SHARE}.
 
 WLCAP_USER=wl
 WLCAP_UID=1000
 
-wlcap_drm_node() {  # $1 driver, $2 card|renderD
-  python3 - "$1" "$2" <<'EOF'
-import ctypes, fcntl, glob, os, struct, sys
-drv, kind = sys.argv[1], sys.argv[2]
-for n in sorted(glob.glob("/dev/dri/%s*" % kind)):
-    fd = os.open(n, os.O_RDWR)
-    name = ctypes.create_string_buffer(64)
-    v = bytearray(struct.pack("iiiQQQQQQ", 0, 0, 0, 64, ctypes.addressof(name), 0, 0, 0, 0))
-    fcntl.ioctl(fd, 0xC0406400, v)            # DRM_IOCTL_VERSION
+wlcap_drm_drivers() {  # "NODE DRIVER MAJOR.MINOR.PATCH" for each DRM node, from libdrm's drmGetVersion
+  python3 - <<'EOF'
+import ctypes, glob, os
+class Version(ctypes.Structure):  # drmVersion, xf86drm.h
+    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int),
+                ("name_len", ctypes.c_int), ("name", ctypes.c_char_p), ("date_len", ctypes.c_int),
+                ("date", ctypes.c_char_p), ("desc_len", ctypes.c_int), ("desc", ctypes.c_char_p)]
+drm = ctypes.CDLL("libdrm.so.2")
+drm.drmGetVersion.restype = ctypes.POINTER(Version)
+drm.drmFreeVersion.argtypes = [ctypes.POINTER(Version)]
+for node in sorted(glob.glob("/dev/dri/card*") + glob.glob("/dev/dri/renderD*")):
+    fd = os.open(node, os.O_RDWR)
+    version = drm.drmGetVersion(fd)
     os.close(fd)
-    if name.value.decode() == drv:
-        print(n); sys.exit(0)
-sys.exit(1)
+    if version:
+        v = version.contents
+        print(node, v.name.decode(), "%d.%d.%d" % (v.major, v.minor, v.patch))
+        drm.drmFreeVersion(version)
 EOF
+}
+
+wlcap_drm_node() {  # $1 driver, $2 card|renderD: the first such node of that driver
+  wlcap_drm_drivers | awk -v driver="$1" -v prefix="/dev/dri/$2" \
+    '$2 == driver && index($1, prefix) == 1 { print $1; found = 1; exit } END { exit !found }'
 }
 
 wlcap_as_sway_user() {
@@ -91,7 +103,14 @@ wlcap_stop_sway() {
 wlcap_build_checkout() {
   _share=$(pwd)
   [ -f "$_share/guest-env" ] && . "$_share/guest-env"
-  rm -rf /tmp/wlcap && cp -a "$_share/src" /tmp/wlcap && cd /tmp/wlcap || return 1
-  python3 capture/wayland/protocols/generate.py || return 1
-  python3 setup.py -q build_ext --inplace > "$_share/build.log" 2>&1 || { tail -30 "$_share/build.log"; return 1; }
+  rm -rf /tmp/wlcap /tmp/wlcap-venv && cp -a "$_share/src" /tmp/wlcap && cd /tmp/wlcap || return 1
+  # Built and installed the way scripts/setup does on the host (pip, into a venv), offline: the
+  # guest's Debian packages (pywayland, cffi, numpy, pytest, setuptools) come in through
+  # --system-site-packages. The OBS source must be part of the build (WLCAP_REQUIRE_OBS).
+  python3 -m venv --system-site-packages /tmp/wlcap-venv || return 1
+  WLCAP_REQUIRE_OBS=1 /tmp/wlcap-venv/bin/python -m pip install --no-index --no-build-isolation --no-deps . \
+    > "$_share/build.log" 2>&1 || { tail -30 "$_share/build.log"; return 1; }
+  # `python3` is the venv's from here on; run pytest as `python3 -P -m pytest`, so that the
+  # checkout in the current folder does not hide the installed package.
+  export PATH=/tmp/wlcap-venv/bin:$PATH
 }

@@ -130,9 +130,9 @@ class ObsHost:
 def launch_wayland_obs(binary: Path, env: dict[str, str], width: int, height: int, repo: Path,
                        **extra_env: str) -> ObsHost:
     """OBS on Wayland EGL against the compositor `env` names (the guest tier has no X server), with
-    the wlcap script of the checkout `repo` loaded and no source yet."""
-    env = dict(env, OBS_HOST_PLATFORM="wayland",
-               WLCAP_PYTHONPATH=os.pathsep.join([str(repo), str(repo / "obs_plugin")]), **extra_env)
+    the wlcap script of the checkout `repo` loaded (finding the wlcap this process imports, built
+    and installed) and no source yet."""
+    env = dict(env, OBS_HOST_PLATFORM="wayland", WLCAP_PYTHONPATH=obs_pythonpath(), **extra_env)
     # OBS 32 finds obspython relative to its executable; this host is not /usr/bin/obs.
     env["PYTHONPATH"] = os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
     host = ObsHost(binary, env, width, height)

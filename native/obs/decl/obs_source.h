@@ -104,7 +104,8 @@ size_t wlcap_source_settings_json(struct wlcap_source *src, char *buf, size_t si
 int wlcap_source_show_count(struct wlcap_source *src);
 
 /* The capture thread publishes the newest frame; returns false (and takes nothing) if the source
- * is being destroyed. A frame it replaces goes to the returned list. */
+ * is being destroyed. A frame it replaces goes to the returned list without a wake-up: the caller
+ * takes it back with wlcap_source_take_returned. */
 bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_desc *frame);
 /* Tokens of frames OBS is done with (at most max); returns how many were written. */
 size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, size_t max);

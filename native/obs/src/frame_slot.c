@@ -20,8 +20,9 @@ static void wake_capture_thread(struct wlcap_source *src)
 	}
 }
 
-/* Caller holds lock. Every published token comes through here exactly once. */
-static void return_token(struct wlcap_source *src, uint64_t token, enum release_kind kind)
+/* Caller holds lock. Every published token comes through here exactly once. `wake`: the capture
+ * thread must be told; false only where the capture thread is the caller. */
+static void return_token_waking(struct wlcap_source *src, uint64_t token, enum release_kind kind, bool wake)
 {
 	struct source_stats *stats = &src->stats;
 	_Atomic uint64_t *counters[] = {&stats->releases_unsampled, &stats->releases_copied, &stats->release_fences,
@@ -34,7 +35,13 @@ static void return_token(struct wlcap_source *src, uint64_t token, enum release_
 		/* Cannot happen with a pool of at most 4 buffers; never lose a token silently. */
 		wlcap_logf(LOG_ERROR, "returned-token list full, buffer %" PRIu64 " leaks", token);
 	}
-	wake_capture_thread(src);
+	if (wake)
+		wake_capture_thread(src);
+}
+
+static void return_token(struct wlcap_source *src, uint64_t token, enum release_kind kind)
+{
+	return_token_waking(src, token, kind, true);
 }
 
 bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
@@ -45,7 +52,9 @@ bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_des
 		return false;
 	}
 	if (src->has_pending) {
-		return_token(src, src->pending.token, RELEASE_UNSAMPLED);
+		/* The capture thread is the caller and takes it back right after: waking it would only
+		 * cost it another turn of its loop. */
+		return_token_waking(src, src->pending.token, RELEASE_UNSAMPLED, false);
 		stat_add(&src->stats.frames_dropped, 1);
 	}
 	src->pending = *frame;

@@ -12,13 +12,13 @@ export WLCAP_GUEST=1 WLCAP_SHARE="$SHARE"
 status=0
 case " ${WLCAP_GUEST_SUITES:-guest desktops} " in *" guest "*)
   wlcap_start_sway user || exit 1
-  python3 -m pytest -q -rP -p no:cacheprovider --junitxml="$SHARE/junit.xml" ${WLCAP_GUEST_TESTS:-tests/guest} \
+  python3 -P -m pytest -q -rP -p no:cacheprovider --junitxml="$SHARE/junit.xml" ${WLCAP_GUEST_TESTS:-tests/guest} \
     || status=1
   wlcap_stop_sway ;;
 esac
 case " ${WLCAP_GUEST_SUITES:-guest desktops} " in *" desktops "*)
   # Every test has a deadline: a hang is a failure with the test's name.
-  python3 -m pytest -q -rP -p no:cacheprovider --timeout=420 --junitxml="$SHARE/junit-desktops.xml" tests/desktops \
+  python3 -P -m pytest -q -rP -p no:cacheprovider --timeout=420 --junitxml="$SHARE/junit-desktops.xml" tests/desktops \
     || status=1 ;;
 esac
 exit $status

@@ -27,23 +27,8 @@ python3 --version
 # ---------------------------------------------------------------- (a)
 step "(a) DRM nodes"
 ls -l /dev/dri | tee "$OUT/dev-dri.txt"
-cat > /tmp/drmver.py <<'EOF'
-import ctypes, fcntl, glob, os, sys
-class V(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_int), ("minor", ctypes.c_int), ("patch", ctypes.c_int),
-                ("name_len", ctypes.c_size_t), ("name", ctypes.c_char_p),
-                ("date_len", ctypes.c_size_t), ("date", ctypes.c_char_p),
-                ("desc_len", ctypes.c_size_t), ("desc", ctypes.c_char_p)]
-DRM_IOCTL_VERSION = 0xC0000000 | (ctypes.sizeof(V) << 16) | (ord('d') << 8) | 0x00
-for node in sorted(glob.glob("/dev/dri/card*") + glob.glob("/dev/dri/renderD*")):
-    fd = os.open(node, os.O_RDWR)
-    v = V(); buf = ctypes.create_string_buffer(64); v.name_len = 64
-    v.name = ctypes.cast(buf, ctypes.c_char_p)
-    fcntl.ioctl(fd, DRM_IOCTL_VERSION, v)
-    os.close(fd)
-    print(node, buf.value.decode(), "%d.%d.%d" % (v.major, v.minor, v.patch))
-EOF
-python3 /tmp/drmver.py | tee "$OUT/drm-drivers.txt"
+. ./wlcap-vm-lib.sh            # put into the share by run-guest.sh: wlcap_drm_drivers (libdrm)
+wlcap_drm_drivers | tee "$OUT/drm-drivers.txt"
 KMS=$(awk '$1 ~ /card/ && $2 == "virtio_gpu" {print $1; exit}' "$OUT/drm-drivers.txt")
 grep -q 'card.* virtio_gpu' "$OUT/drm-drivers.txt" && grep -q 'renderD.* virtio_gpu' "$OUT/drm-drivers.txt" \
   && pass "(a) virtio_gpu card+render node ($KMS)" || fail "(a) virtio_gpu nodes missing"
@@ -52,7 +37,6 @@ ls /dev/udmabuf /dev/dma_heap/* 2>/dev/null
 
 # ---------------------------------------------------------------- (b)
 step "(b) seatd + sway on DRM backend"
-. ./wlcap-vm-lib.sh            # put into the share by run-guest.sh
 export WLCAP_LOGDIR=$OUT
 if wlcap_start_sway user; then SWAYUSER=user; pass "(b) sway started as unprivileged user wl via seatd (${WLCAP_SWAY_UP_S}s to sockets)"
 elif wlcap_start_sway root; then SWAYUSER=root; pass "(b) sway started as root (unprivileged failed)"
