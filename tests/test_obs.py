@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import HEIGHT, WIDTH, wait_until_shown
-from harness.compositor import SwayHeadless
+from harness.compositor import DEMO_COLOURS, ColourCycle, SwayHeadless
 from harness.obshost import LYING_FRAMES, ObsHost, bgra_pixel, max_channel_difference
 from patterns import crop, pattern, write_png
 
@@ -19,6 +20,17 @@ from capture.image import RgbImage
 
 SCRIPT = Path(__file__).resolve().parent.parent / "obs_plugin" / "wlcap.py"
 TOLERANCE = 2  # per channel: OBS's sRGB round trip may move a value by one or two
+
+
+@contextmanager
+def changing_screen(sway: SwayHeadless, interval: float = 0.1) -> Iterator[None]:
+    """A new background colour every `interval` seconds while inside: the source captures only
+    screens that changed (copy_with_damage, ext's damage)."""
+    cycle = ColourCycle(lambda colour: sway.show_colour("HEADLESS-1", colour), DEMO_COLOURS, interval).start()
+    try:
+        yield
+    finally:
+        cycle.stop()
 
 
 def settings(**values: object) -> str:
@@ -213,17 +225,21 @@ def test_cmake_install_is_found_by_obs(sway: SwayHeadless, shown_pattern: RgbIma
     assert host.quit() == 0
 
 
-def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(fresh_sway: SwayHeadless,  # type: ignore[no-untyped-def]
+                                                                       obs_factory) -> None:
     # This host has no DMA-BUF: "auto" falls back to shared memory, which OBS copies before the buffer
     # goes back, so the explicit-sync path is never entered (the guest tier runs it, tests/guest).
+    # A compositor of its own: the test changes its screen.
+    sway = fresh_sway
     host = obs_factory(sway.env)
     host.ok("script", str(SCRIPT))
     host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="auto"))
     props = wait_for(host, "cap", lambda p: "copied" in p["status"])
     assert ": shm (" in props["status"] and "copied (no fences needed)" in props["status"], props["status"]
     deadline = time.monotonic() + 15
-    while host.ok("stats", "cap")["frames_shown"] < 10 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    with changing_screen(sway):  # the source captures only what changed
+        while host.ok("stats", "cap")["frames_shown"] < 10 and time.monotonic() < deadline:
+            time.sleep(0.2)
     host.ok("hide", "cap")
     wait_for(host, "cap", lambda p: "hidden" in p["status"])
     stats = host.ok("stats", "cap")
@@ -238,18 +254,20 @@ def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(sway: Swa
     assert host.quit() == 0
 
 
-def test_capture_never_outpaces_obs(sway: SwayHeadless, obs_factory,  # type: ignore[no-untyped-def]
+def test_capture_never_outpaces_obs(fresh_sway: SwayHeadless, obs_factory,  # type: ignore[no-untyped-def]
                                     wayland_env: dict[str, str]) -> None:
     from test_stream import take_frames_for
 
     obs_fps = 10
+    sway = fresh_sway  # a compositor of its own: the test changes its screen
     host = obs_factory(sway.env, OBS_HOST_FPS=str(obs_fps))
     host.ok("script", str(SCRIPT))
     host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
     wait_for(host, "cap", lambda p: "fps" in p["status"])
-    before, start = host.ok("stats", "cap")["frames_published"], time.monotonic()
-    time.sleep(3)
-    published, elapsed = host.ok("stats", "cap")["frames_published"] - before, time.monotonic() - start
+    with changing_screen(sway, interval=0.02):  # changes five times as often as OBS renders
+        before, start = host.ok("stats", "cap")["frames_published"], time.monotonic()
+        time.sleep(3)
+        published, elapsed = host.ok("stats", "cap")["frames_published"] - before, time.monotonic() - start
     assert 1 <= published <= obs_fps * elapsed + 2, (published, elapsed)
     # The same compositor, unpaced, offers more: the cap above is the source's doing.
     unpaced, unpaced_elapsed, _ = take_frames_for(1.0, None)

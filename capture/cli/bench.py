@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from capture.buffers.spec import BufferKind
 from capture.errors import CaptureFailedError
 from capture.frame import Frame
 from capture.options import CaptureOptions
@@ -44,7 +45,7 @@ class LoopFigures:
 
 def touch_pages(frame: Frame) -> None:
     """Read one byte of every page of a shm frame (a DMA-BUF frame is left to the GPU)."""
-    if frame.kind.value != "shm":
+    if frame.kind is not BufferKind.SHM:
         return
     view = frame.view()
     try:

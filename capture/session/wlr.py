@@ -136,10 +136,14 @@ class WlrSession:
         buffer = frame.buffer
         if frame.state is ScreencopyFrameState.READY and buffer is not None:
             self.frames_captured += 1
+            damage = frame.damage
+            region = self.target.compositor_region
+            if region is not None and damage:  # wlroots reports the output's damage, not the region's
+                damage = _within(damage, region.x, region.y, buffer.spec.width, buffer.spec.height)
             captured = Frame(
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=frame.y_invert, transform=self.target.info.transform,
-                timestamp_ns=frame.timestamp_ns, damage=frame.damage, sequence=self.frames_captured,
+                timestamp_ns=frame.timestamp_ns, damage=damage, sequence=self.frames_captured,
                 crop=self.target.crop, requested_ns=frame.requested_ns, _release=self.buffers.return_buffer)
             self._finish_frame()
             self._on_frame(captured)
@@ -160,3 +164,16 @@ class WlrSession:
     def _handle_output_removed(self, error: UnknownOutputError) -> None:
         self._finish_frame(recycle=True)
         self._on_error(error)
+
+
+def _within(damage: list[tuple[int, int, int, int]], x0: int, y0: int, width: int,
+            height: int) -> list[tuple[int, int, int, int]]:
+    """Output damage as the region's frame sees it: moved to the region's origin, clipped to its size.
+    A region captured from an untransformed output: output pixels are buffer pixels."""
+    inside = []
+    for x, y, w, h in damage:
+        left, top = max(x - x0, 0), max(y - y0, 0)
+        right, bottom = min(x - x0 + w, width), min(y - y0 + h, height)
+        if right > left and bottom > top:
+            inside.append((left, top, right - left, bottom - top))
+    return inside

@@ -109,9 +109,11 @@ class SourceController:
         fps = native.video_fps()
         shown = CursorMode.PAINTED if self.settings.cursor else CursorMode.HIDDEN
         cursor = CursorMode.SEPARATE if self.settings.cursor_drawing == "obs" else shown
+        # with_damage: wlr-screencopy copies only once the screen changed, as ext-image-copy-capture
+        # always does: an unchanged screen costs no capture, no upload and no Python work.
         return CaptureOptions(output=self.settings.output or None, region=region, cursor=cursor,
                               separate_cursor_fallback=shown, backend=backend, modifier_filter=ladder.modifiers,
-                              protocol=protocol, window=window, max_fps=fps if fps > 0 else None)
+                              protocol=protocol, window=window, max_fps=fps if fps > 0 else None, with_damage=True)
 
     def _ensure_ladder(self, backend: Backend) -> FallbackLadder:
         if self._ladder is None:

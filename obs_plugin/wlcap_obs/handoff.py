@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from typing import Any
 
 from capture import Frame
 from capture.buffers.dmabuf import DmabufBuffer
@@ -17,6 +18,17 @@ from capture.buffers.shm import ShmBuffer
 from capture.protocol.cursor_session import CursorState
 
 from . import native
+
+
+def _describe_damage(desc: Any, damage: list[tuple[int, int, int, int]]) -> None:
+    """What changed since the frame before, for C to upload only that (none listed: all of it)."""
+    if len(damage) > native.MAX_DAMAGE:  # too many to list: their bounding box
+        x1, y1 = min(x for x, _, _, _ in damage), min(y for _, y, _, _ in damage)
+        x2, y2 = max(x + w for x, _, w, _ in damage), max(y + h for _, y, _, h in damage)
+        damage = [(x1, y1, x2 - x1, y2 - y1)]
+    desc.n_damage = len(damage)
+    for rect, (x, y, width, height) in zip(desc.damage, damage, strict=False):
+        rect.x, rect.y, rect.width, rect.height = x, y, width, height
 
 
 class FrameHandoff:
@@ -49,6 +61,7 @@ class FrameHandoff:
             desc.data = native.address_pointer(buffer.address)
             desc.data_size = buffer.size
             desc.stride = frame.stride
+            _describe_damage(desc, frame.damage)
         elif isinstance(buffer, DmabufBuffer):
             memory = buffer.memory
             desc.kind = native.FRAME_DMABUF

@@ -77,6 +77,7 @@ class RenderStats:
     cursor_uploads: int
     cursor_draws: int
     frames_rejected: int
+    upload_pixels: int
     width: int
     height: int
 
@@ -218,6 +219,7 @@ def address_pointer(address: int) -> Any:
 
 
 FRAME_SHM = lib.WLCAP_FRAME_SHM
+MAX_DAMAGE = int(lib.WLCAP_MAX_DAMAGE)
 FRAME_DMABUF = lib.WLCAP_FRAME_DMABUF
 EVENT_CREATE = lib.WLCAP_EVENT_CREATE
 EVENT_UPDATE = lib.WLCAP_EVENT_UPDATE

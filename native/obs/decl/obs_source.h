@@ -11,6 +11,13 @@
 #define WLCAP_FRAME_SHM 0
 #define WLCAP_FRAME_DMABUF 1
 
+/* Changed rectangles a frame carries at most; more are sent as their bounding box. */
+#define WLCAP_MAX_DAMAGE 16
+
+struct wlcap_rect {
+	int32_t x, y, width, height;
+};
+
 /* One captured frame handed from the capture thread to the render thread. `token` comes back
  * through wlcap_source_take_returned once OBS no longer needs the buffer. */
 struct wlcap_frame_desc {
@@ -31,6 +38,9 @@ struct wlcap_frame_desc {
 	bool y_invert;
 	uint32_t transform;           /* enum wl_output_transform */
 	int32_t crop_x, crop_y, crop_width, crop_height; /* in upright pixels; crop_width 0: none */
+	/* shm: what changed since the frame before it, in buffer pixels; 0 rectangles: all of it (unknown) */
+	uint32_t n_damage;
+	struct wlcap_rect damage[16];   /* WLCAP_MAX_DAMAGE (cffi's cdef takes no macro as a size) */
 };
 
 /* What the render thread measured; read with wlcap_source_get_stats. */
@@ -65,6 +75,7 @@ struct wlcap_render_stats {
 	/* Frames the render thread refused to sample: their description did not fit their memory, or
 	 * did not match what was imported from their buffer (wlcap_source_last_rejection says why). */
 	uint64_t frames_rejected;
+	uint64_t upload_pixels;       /* pixels copied into the shm texture: whole frames, or their damage */
 	uint32_t width, height;       /* what the source reports to OBS */
 };
 

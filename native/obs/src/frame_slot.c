@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "damage.h"
 #include "source_private.h"
 
 static void wake_capture_thread(struct wlcap_source *src)
@@ -51,13 +52,18 @@ bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_des
 		pthread_mutex_unlock(&src->lock);
 		return false;
 	}
-	if (src->has_pending) {
+	struct wlcap_frame_desc replaced;
+	bool replacing = src->has_pending;
+	if (replacing) {
+		replaced = src->pending;
 		/* The capture thread is the caller and takes it back right after: waking it would only
 		 * cost it another turn of its loop. */
-		return_token_waking(src, src->pending.token, RELEASE_UNSAMPLED, false);
+		return_token_waking(src, replaced.token, RELEASE_UNSAMPLED, false);
 		stat_add(&src->stats.frames_dropped, 1);
 	}
 	src->pending = *frame;
+	if (replacing) /* never shown: what changed in it is still to be shown with this one */
+		damage_merge(&src->pending, &replaced);
 	src->has_pending = true;
 	stat_add(&src->stats.frames_published, 1);
 	pthread_mutex_unlock(&src->lock);

@@ -59,6 +59,8 @@ static void show_frame(struct wlcap_source *src, struct slot_take *take)
 		previous_release = sync_frames(src, frame->kind == WLCAP_FRAME_DMABUF ? frame : NULL,
 				take->had_shown ? &take->previous : NULL);
 	slot_finish_take(src, take, texture, previous_release, why);
+	if (!texture && frame->kind == WLCAP_FRAME_SHM)
+		src->shm_texture_stale = true; /* the next frame's damage leaves out this one's changes */
 	if (texture) {
 		src->draw_texture = texture;
 		src->draw = *frame;

@@ -47,7 +47,7 @@
 	X(uploads) X(textures_created) X(dmabuf_imports) X(dmabuf_import_failures) X(python_frames) \
 	X(python_ns) X(acquire_waits) X(acquire_signalled) X(releases_unsampled) X(releases_copied) \
 	X(release_fences) X(releases_implicit) X(releases_at_stop) X(frames_returned) X(cursor_uploads) \
-	X(cursor_draws) X(frames_rejected)
+	X(cursor_draws) X(frames_rejected) X(upload_pixels)
 
 struct source_stats {
 #define WLCAP_STATS_FIELD(name) _Atomic uint64_t name;
@@ -97,6 +97,7 @@ struct wlcap_source {
 	/* Render thread only (and destroy, inside the graphics context). */
 	gs_texture_t *shm_texture;
 	uint32_t shm_width, shm_height, shm_format;
+	bool shm_texture_stale;          /* a frame it missed changed the picture: the next upload is whole */
 	struct imported_texture imports[MAX_IMPORTS];
 	uint32_t import_generation;
 	gs_effect_t *effect;             /* frame_effect.c's; created at the first draw */

@@ -45,7 +45,8 @@ void stats_add_proc(struct wlcap_source *src)
 			"out int python_frames, out int python_ns, out int acquire_waits, out int acquire_signalled, "
 			"out int releases_unsampled, out int releases_copied, out int release_fences, "
 			"out int releases_implicit, out int releases_at_stop, "
-			"out int frames_returned, out int cursor_uploads, out int cursor_draws, out int frames_rejected)",
+			"out int frames_returned, out int cursor_uploads, out int cursor_draws, out int frames_rejected, "
+			"out int upload_pixels)",
 			get_stats_proc, src);
 }
 

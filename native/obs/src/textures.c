@@ -1,9 +1,12 @@
 /* The textures frames are drawn from, on the render thread: a DMA-BUF is imported once per pooled
  * buffer (by buffer_id, within one pool generation) and drawn from until its pool goes; a shared-memory
- * frame is copied into one dynamic texture, made again only when the size or format changes. */
+ * frame is copied into one dynamic texture, made again only when the size or format changes, and of
+ * a frame only what changed since the one the texture holds is copied (its damage). */
 #include <stdlib.h>
 
+#include "damage.h"
 #include "frame_check.h"
+#include "gl_upload.h"
 #include "source_private.h"
 
 #define DRM_FORMAT_MOD_INVALID_VALUE ((1ULL << 56) - 1)
@@ -79,10 +82,25 @@ static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_fra
 		src->shm_height = frame->height;
 		src->shm_format = frame->format;
 		stat_add(&src->stats.textures_created, 1);
+		src->shm_texture_stale = true; /* a new texture holds nothing yet */
 		if (!src->shm_texture)
 			return NULL;
 	}
-	gs_texture_set_image(src->shm_texture, frame->data, frame->stride, false);
+	/* The frame's damage is relative to the frame before it, which the texture holds unless a frame
+	 * in between never reached it (stale). A y-inverted frame's damage is not flipped: all of it. */
+	struct wlcap_rect rects[WLCAP_MAX_DAMAGE];
+	uint32_t n_rects = 0;
+	uint64_t pixels = 0;
+	if (!src->shm_texture_stale && !frame->y_invert && damage_clipped(frame, rects, &n_rects) &&
+			gl_upload_rects(src->shm_texture, format, frame->data, frame->stride, rects, n_rects)) {
+		for (uint32_t i = 0; i < n_rects; i++)
+			pixels += (uint64_t)rects[i].width * (uint64_t)rects[i].height;
+	} else {
+		gs_texture_set_image(src->shm_texture, frame->data, frame->stride, false);
+		pixels = (uint64_t)frame->width * frame->height;
+	}
+	src->shm_texture_stale = false;
+	stat_add(&src->stats.upload_pixels, pixels);
 	return src->shm_texture;
 }
 

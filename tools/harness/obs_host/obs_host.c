@@ -258,7 +258,8 @@ static void handle(char *line)
 				"render_ns", "ticks", "tick_ns", "uploads", "textures_created", "dmabuf_imports",
 				"dmabuf_import_failures", "python_frames", "python_ns", "acquire_waits", "acquire_signalled",
 				"releases_unsampled", "releases_copied", "release_fences", "releases_implicit",
-				"releases_at_stop", "frames_returned", "cursor_uploads", "cursor_draws", "frames_rejected"};
+				"releases_at_stop", "frames_returned", "cursor_uploads", "cursor_draws", "frames_rejected",
+				"upload_pixels"};
 		char out[2048];
 		size_t o = 0;
 		for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
