@@ -210,14 +210,6 @@ class SourceController:
             if stream is not None:
                 self._update_status()
 
-    @property
-    def retry_due(self) -> float | None:
-        """When the watchdog should next retry a failed start (monotonic), or None."""
-        with self._lifecycle:
-            if self._stream is None and self._error is not None and self._show_count > 0 and self._enabled:
-                return self._next_retry
-            return None
-
     def _update_status(self) -> None:
         stream = self._stream
         if stream is None:

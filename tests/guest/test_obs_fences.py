@@ -26,6 +26,7 @@ from harness.obs_guest import (
     HEIGHT,
     TOLERANCE,
     WIDTH,
+    drive_frames,
     keep_log,
     set_background,
     start_obs,
@@ -185,6 +186,9 @@ def test_long_run_with_fences(obs_host_binary: Path, guest_baseline_leaks: int) 
     try:
         wait_for_status(host, "explicit sync")
         assert wait_for_colour(host) <= TOLERANCE
+        # Each pooled buffer is imported (and its dmabuf fd held by the driver) the first time it comes
+        # round: counted from then on, fds must stay flat.
+        drive_frames(host, lambda stats: stats["dmabuf_imports"] >= 3)
         start = host.ok("stats", "cap")
         fds_at_start = open_fds(host.process.pid)
         started = time.monotonic()

@@ -125,10 +125,10 @@ def main() -> int:
         time.sleep(args.seconds)
         after = host.ok("stats", "bench")
         capture_ns = thread_cpu_ns(host.process.pid, "wlcap-capture") - capture_before
+        status = host.ok("props", "bench")["status"]
         animator.stop()
         colour_frame_us = colour_source_frame_time_us(host, args.seconds)
         published = after["frames_published"] - before["frames_published"]
-        status = host.ok("props", "bench")["status"]
         obs_frame_us = round(after["obs_average_frame_time_ns"] / 1000, 2)
         render_us = per_frame(after, before, "render_ns", "renders")
         result = {

@@ -7,7 +7,9 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from harness import obshost
 from harness.obshost import ObsHost, launch_wayland_obs
@@ -56,14 +58,35 @@ def launch_obs(binary: Path, width: int = WIDTH, height: int = HEIGHT, **extra_e
 
 
 def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extra_env: str) -> ObsHost:
-    """OBS with a source "cap" capturing the output, showing COLOUR. wlr-screencopy: some tests count
-    frames of a static screen, which ext-image-copy-capture rightly does not send."""
+    """OBS with a source "cap" capturing the output over wlr-screencopy (ext has tests of its own),
+    showing COLOUR. Both protocols capture only a screen that changed: tests that count frames make
+    them with `drive_frames`."""
     set_background(COLOUR)
     host = launch_obs(binary, **extra_env)
     if create:
         settings = {"backend": backend, "protocol": "wlr"}
         host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
     return host
+
+
+DRIVE_COLOUR = (30, 90, 200)
+
+
+def drive_frames(host: ObsHost, done: Callable[[dict[str, Any]], bool], timeout: float = 120) -> dict[str, Any]:
+    """Change the screen (COLOUR and another, by turns, one a second: a frame takes about that long
+    under TCG) until the source's stats say `done`, or timeout; the last stats. COLOUR is shown at
+    the end."""
+    deadline = time.monotonic() + timeout
+    changes = 0
+    try:
+        while not done(stats := host.ok("stats", "cap")) and time.monotonic() < deadline:
+            changes += 1
+            set_background(DRIVE_COLOUR if changes % 2 else COLOUR)
+            time.sleep(1.0)
+        return stats
+    finally:
+        if changes % 2:
+            set_background(COLOUR)
 
 
 def keep_log(host: ObsHost, name: str) -> None:
