@@ -313,3 +313,35 @@ def test_render_thread_refuses_frames_that_do_not_fit_their_memory(
     assert log.count("frame not shown: stride 128 is shorter than a row of 64 pixels (256 bytes)") == 1, log[-3000:]
     assert log.count("frame not shown: 64x96 at stride 256 needs 24576 bytes, the shared memory holds 12288") == 1
     assert host.quit() == 0
+
+
+def test_damage_that_lies_is_clipped_and_never_read_past_the_frame(
+        sway: SwayHeadless, obs_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A shm frame's damage says which rectangles to upload: rectangles reaching past the frame, far
+    outside it, or of negative size are clipped or make the whole frame go; never a read past it."""
+    plan = tmp_path / "plan.json"
+    true = {"width": 64, "height": 48, "stride": 256, "bytes": 256 * 48}
+    huge = 2**31 - 1
+    plan.write_text(json.dumps({"frames": [
+        dict(true, colour="c03020"),  # no damage: all of it
+        dict(true, colour="20c030", damage=[[-100, -100, huge, huge]]),  # past every edge: all of it, clipped
+        dict(true, colour="2030c0", damage=[[huge - 10, huge - 10, huge, huge]]),  # outside: nothing changed
+        dict(true, colour="c0c020", damage=[[0, 0, -5, -5]]),  # negative: not trusted, all of it
+        dict(true, colour="20c0c0", damage=[[0, 0, 8, 8]], wait=2.0),  # the top-left 8x8 only
+    ]}))
+    host = obs_factory(sway.env, WLCAP_TEST_FRAMES=str(plan))
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="NOT-AN-OUTPUT"))  # wlcap itself captures nothing
+    publish_plan(host, plan)
+    frame = host.grab(3)
+
+    def shows(x: int, y: int, colour: tuple[int, int, int]) -> bool:
+        return all(abs(a - b) <= TOLERANCE for a, b in zip(bgra_pixel(frame, host.width, x, y), colour, strict=True))
+
+    # The 64x48 frame sits at the canvas's top left, unscaled.
+    assert shows(2, 2, (0x20, 0xC0, 0xC0)), bgra_pixel(frame, host.width, 2, 2)  # the last frame's 8x8
+    assert shows(30, 30, (0xC0, 0xC0, 0x20)), bgra_pixel(frame, host.width, 30, 30)  # the rest: the one before
+    stats = host.ok("stats", "cap")
+    assert stats["frames_shown"] == 5 and stats["frames_rejected"] == 0, stats
+    assert stats["upload_pixels"] == 3 * 64 * 48 + 8 * 8, stats  # all, all, nothing, all, 8x8
+    assert host.quit() == 0

@@ -139,7 +139,7 @@ class WlrSession:
             damage = frame.damage
             region = self.target.compositor_region
             if region is not None and damage:  # wlroots reports the output's damage, not the region's
-                damage = _within(damage, region.x, region.y, buffer.spec.width, buffer.spec.height)
+                damage = damage_within(damage, region.x, region.y, buffer.spec.width, buffer.spec.height)
             captured = Frame(
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=frame.y_invert, transform=self.target.info.transform,
@@ -166,7 +166,7 @@ class WlrSession:
         self._on_error(error)
 
 
-def _within(damage: list[tuple[int, int, int, int]], x0: int, y0: int, width: int,
+def damage_within(damage: list[tuple[int, int, int, int]], x0: int, y0: int, width: int,
             height: int) -> list[tuple[int, int, int, int]]:
     """Output damage as the region's frame sees it: moved to the region's origin, clipped to its size.
     A region captured from an untransformed output: output pixels are buffer pixels."""

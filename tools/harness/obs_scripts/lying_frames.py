@@ -4,10 +4,11 @@ them with descriptions that lie about the memory behind them. OBS's render threa
 and keep showing the last frame that was true.
 
 The plan is the JSON file WLCAP_TEST_FRAMES names: {"frames": [step, ...]}, each step a frame
-({"colour": "rrggbb", "width", "height", "stride", "bytes": shm bytes behind it, "wait": seconds
-after}, or for a DMA-BUF {"dmabuf": name, ...}: a LINEAR XRGB8888 buffer of that name, allocated at
-the first step naming it, `width` x `height` of the step's "allocate": [w, h]). When the plan is
-done it writes {"published": n} to the same path + ".done".
+({"colour": "rrggbb", "width", "height", "stride", "bytes": shm bytes behind it, "damage": [[x, y,
+w, h], ...] what it says changed (none: all of it), "wait": seconds after}, or for a DMA-BUF
+{"dmabuf": name, ...}: a LINEAR XRGB8888 buffer of that name, allocated at the first step naming
+it, `width` x `height` of the step's "allocate": [w, h]). When the plan is done it writes
+{"published": n} to the same path + ".done".
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def _run(plan_path: str) -> None:
             desc.kind = native.FRAME_SHM
             desc.buffer_id = 3_000_000 + index
             desc.data, desc.data_size, desc.stride = pointer, len(data), step["stride"]
+            damage = step.get("damage", [])
+            desc.n_damage = len(damage)
+            for rect, (x, y, width, height) in zip(desc.damage, damage, strict=False):
+                rect.x, rect.y, rect.width, rect.height = x, y, width, height
         _kept.append(desc)
         handle.publish(desc)
         time.sleep(step.get("wait", 1.0))
