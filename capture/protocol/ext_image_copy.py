@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, auto
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from capture.buffers.formats import drm_from_shm, fourcc, lookup
@@ -56,7 +57,8 @@ def _rank(drm_format: int, preferred: list[int]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class ExtConstraints:
-    """One complete set of buffer constraints (everything between two `done` events)."""
+    """One complete set of buffer constraints (everything between two `done` events). Immutable, so
+    the specs derived from it are computed once, not at every capture that asks for them."""
 
     width: int
     height: int
@@ -64,17 +66,17 @@ class ExtConstraints:
     dmabuf_device: int | None  # dev_t
     dmabuf_formats: dict[int, tuple[int, ...]] = field(default_factory=dict)  # fourcc -> modifiers
 
-    @property
+    @cached_property
     def depth(self) -> int:
         """Bits a channel the source is rendered at, as its shm formats tell: wlroots offers the
         format its renderer reads the source's buffer in (10-bit for a 10-bit output), not more."""
         return max((fmt.depth for fmt in map(lookup, self.shm_formats) if fmt is not None), default=8)
 
-    @property
+    @cached_property
     def _preferred(self) -> list[int]:
         return _PREFERRED_DEEP if self.depth > 8 else _PREFERRED
 
-    @property
+    @cached_property
     def shm_spec(self) -> BufferSpec | None:
         return self.shm_spec_preferring(self._preferred)
 
@@ -87,7 +89,7 @@ class ExtConstraints:
         stride = self.width * known[chosen].bytes_per_pixel
         return BufferSpec(BufferKind.SHM, self.width, self.height, chosen, stride)
 
-    @property
+    @cached_property
     def dmabuf_specs(self) -> list[BufferSpec]:
         """The DMA-BUF layouts offered, best first (the consumer may be unable to take the first)."""
         return [BufferSpec(BufferKind.DMABUF, self.width, self.height, fmt, 0, tuple(sorted(self.dmabuf_formats[fmt])))

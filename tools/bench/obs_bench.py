@@ -143,10 +143,9 @@ def main() -> int:
             "capture_thread_cpu_us_per_frame": round(capture_ns / published / 1000, 2) if published else None,
             "frames_shown_per_second": round((after["frames_shown"] - before["frames_shown"]) / args.seconds, 2),
             "frames_dropped": after["frames_dropped"] - before["frames_dropped"],
-            # Older builds count no upload_pixels: every upload was a whole frame then.
-            "pixels_per_upload": round((after.get("upload_pixels", 0) - before.get("upload_pixels", 0))
-                                       / max(1, after["uploads"] - before["uploads"])) if "upload_pixels" in after
-            else args.width * args.height,
+            # 0 from a build before the counter (obs_host reports a counter the source lacks as 0).
+            "pixels_per_upload": round((after["upload_pixels"] - before["upload_pixels"])
+                                       / max(1, after["uploads"] - before["uploads"])),
             "uploads_per_shown_frame": round((after["uploads"] - before["uploads"])
                                              / max(1, after["frames_shown"] - before["frames_shown"]), 3),
             "textures_created_after_warmup": after["textures_created"] - before["textures_created"],
