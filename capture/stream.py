@@ -19,6 +19,7 @@ from typing import Any
 from capture.errors import CaptureFailedError, WlcapError
 from capture.frame import Frame
 from capture.options import CaptureOptions
+from capture.pacing import FramePacer, RenderClock
 from capture.protocol.cursor_session import HIDDEN_CURSOR, CursorState
 from capture.session.open import open_session
 from capture.wayland.connection import Connection
@@ -62,8 +63,11 @@ class FrameStream:
                  publish: Callable[[Frame], None] | None = None,
                  housekeeping: Callable[[], None] | None = None,
                  on_cursor: Callable[[CursorState], None] | None = None,
-                 on_stopped: Callable[[], None] | None = None) -> None:
+                 on_stopped: Callable[[], None] | None = None,
+                 render_clock: RenderClock | None = None) -> None:
         self.options = options
+        # render_clock: the consumer's render ticks; requests go out in step with them (capture.pacing).
+        self._pacer = FramePacer(options.max_fps, render_clock)
         # CursorMode.SEPARATE: the newest cursor state (read from any thread), and `on_cursor` hears of
         # each change on the capture thread (the OBS source hands it to C this way).
         self.cursor: CursorState = HIDDEN_CURSOR
@@ -171,8 +175,6 @@ class FrameStream:
     def _run(self) -> None:
         _name_os_thread(b"wlcap-capture")
         try:
-            interval = 1.0 / self.options.max_fps if self.options.max_fps else 0.0
-            next_due = 0.0
             woken = True  # the first turn does everything
             while not self._stop.is_set() and self.error is None:
                 if woken:  # another thread (or C) asked for a turn: only then is there work for it
@@ -180,12 +182,13 @@ class FrameStream:
                         self._housekeeping()
                     self._send_pings()
                 self.session.advance()
-                if time.monotonic() >= next_due and self.session.request_frame():
-                    next_due = time.monotonic() + interval
+                now_ns = time.monotonic_ns()
+                if now_ns >= self._pacer.due_ns() and self.session.request_frame():
+                    self._pacer.requested(now_ns)
                 wait = None
-                if interval and not self.session.busy:
-                    remaining = next_due - time.monotonic()
-                    wait = remaining if remaining > 0 else None
+                if not self.session.busy:
+                    remaining_ns = self._pacer.due_ns() - time.monotonic_ns()
+                    wait = remaining_ns / 1e9 if remaining_ns > 0 else None
                 woken = self.connection.pump(wait)
         except WlcapError as exc:
             self._fail(exc)
@@ -221,6 +224,7 @@ class FrameStream:
 
     def _handle_frame(self, frame: Frame) -> None:
         self._consecutive_failures = 0
+        self._pacer.delivered(time.monotonic_ns())
         if self._publish is not None:
             self._publish(frame)
             return

@@ -140,7 +140,8 @@ class SourceController:
         try:
             options = self._options()
             stream = FrameStream(options, publish=self._handoff.publish, housekeeping=self._handoff.collect,
-                                 on_cursor=self._handoff.publish_cursor, on_stopped=self._on_attention)
+                                 on_cursor=self._handoff.publish_cursor, on_stopped=self._on_attention,
+                                 render_clock=self.handle.render_clock)
         except WlcapError as exc:
             self._fail(str(exc))
             return

@@ -109,6 +109,12 @@ class SourceHandle:
     def set_status(self, status: str) -> None:
         lib.wlcap_source_set_status(self.pointer, status.encode(errors="replace"))
 
+    def render_clock(self) -> tuple[int, int]:
+        """OBS's last tick of this source and its frame period (CLOCK_MONOTONIC ns; 0 unknown), for
+        capture.pacing."""
+        fps = video_fps()
+        return int(lib.wlcap_source_last_tick_ns(self.pointer)), int(1e9 / fps) if fps > 0 else 0
+
     def add_python_time(self, frames: int, ns: int) -> None:
         lib.wlcap_source_add_python_time(self.pointer, frames, ns)
 

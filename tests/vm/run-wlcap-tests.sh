@@ -9,14 +9,16 @@ REPO=$(cd "$HERE/../.." && pwd)
 SHARE=${1:-$(mktemp -d /tmp/wlcap-vm-tests.XXXXXX)}
 mkdir -p "$SHARE/src"
 (cd "$REPO" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$SHARE/src"
-# WLCAP_GUEST_RUN=fence-bench or damage-bench runs that directory's guest-run.sh (a benchmark) instead.
+# WLCAP_GUEST_RUN=fence-bench, damage-bench or peer-bench runs that directory's guest-run.sh (a benchmark) instead.
 cp "$HERE/${WLCAP_GUEST_RUN:-capture}/guest-run.sh" "$SHARE/guest-run.sh"
 # Knobs that reach the guest (wlcap_build_checkout sources guest-env there). WLCAP_GUEST_TESTS: which
 # tests the capture run takes (pytest arguments, e.g. "tests/guest/test_cursor.py"); all of tests/guest by default.
 # WLCAP_GUEST_SUITES: "guest", "desktops" or both (the default). LP_NATIVE_VECTOR_WIDTH: llvmpipe's, for
-# the cpu-check run (tests/vm/README.md, "CPU model").
+# the cpu-check run (tests/vm/README.md, "CPU model"). WLCAP_BENCH_MODE: the output mode of peer-bench's sway;
+# WLCAP_EXPLICIT_SYNC=0: OBS without explicit sync.
 : > "$SHARE/guest-env"
-for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS WLCAP_GUEST_TESTS WLCAP_GUEST_SUITES LP_NATIVE_VECTOR_WIDTH; do
+for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS WLCAP_BENCH_MODE WLCAP_EXPLICIT_SYNC WLCAP_GUEST_TESTS WLCAP_GUEST_SUITES \
+    LP_NATIVE_VECTOR_WIDTH; do
   [ -n "${!name:-}" ] && printf 'export %s=%q\n' "$name" "${!name}" >> "$SHARE/guest-env"
 done
 "$HERE/run-guest.sh" -t "${WLCAP_VM_TIMEOUT:-2700}" "$SHARE"

@@ -7,6 +7,11 @@ damage only it), `size W H` (pick its own size, as a floating window may), `titl
 each commit it prints `drawn N WIDTH HEIGHT WHY` (WHY: configure, colour, rect or resize) so a test
 knows what the compositor has been given, and why.
 
+`animate [X Y W H]` repaints the rectangle (the whole window if none is given) at every frame the
+compositor asks for, until `still`; each paint shows a new code, 1, 2, ... 4095, then 1 again, as the
+colour (R, G, B) = 17 x (bits 8-11, 4-7, 0-3 of the code), and prints `painted CODE NS` with the
+CLOCK_MONOTONIC time of its commit: what a benchmark needs to find when each paint reaches a picture.
+
 A COLOUR is `RRGGBB`; with `--ten-bit` the window draws 10 bits a channel (XBGR2101010 where the
 compositor takes it, as GLES2 renderers do, else XRGB2101010) and a COLOUR is `R,G,B`, each 0-1023, so
 that it can show colours no 8-bit buffer holds.
@@ -19,6 +24,7 @@ import mmap
 import os
 import select
 import sys
+import time
 from typing import Any
 
 from client_protocols import load
@@ -75,6 +81,9 @@ class Window:
         self.pixels = bytearray()
         self.colour = colour
         self.draws = 0
+        self.animated: tuple[int, int, int, int] | None = None
+        self.code = 0
+        self._frame_callback: Any = None
         self.running = True
         self.surface.commit()  # the initial commit without a buffer asks for a configure
 
@@ -109,6 +118,25 @@ class Window:
             self.pixels[start:start + len(row)] = row
         self.commit([(x, y, w, h)], "rect")
 
+    def animate(self, area: tuple[int, int, int, int]) -> None:
+        self.animated = area
+        self._paint_next()
+
+    def _paint_next(self, *_done: Any) -> None:
+        if self.animated is None:
+            return
+        self.code = self.code % 4095 + 1
+        colour = "".join(f"{17 * ((self.code >> shift) & 15):02x}" for shift in (8, 4, 0))
+        x, y, w, h = self.animated
+        row = pixel(colour, self.shm_format) * w
+        width = self.size[0]
+        for line in range(y, y + h):
+            start = (line * width + x) * 4
+            self.pixels[start:start + len(row)] = row
+        self._frame_callback = self.surface.frame()  # kept: pywayland destroys a proxy nobody holds
+        self._frame_callback.dispatcher["done"] = self._paint_next
+        self.commit([self.animated], "")
+
     def commit(self, damage: list[tuple[int, int, int, int]], why: str) -> None:
         width, height = self.size
         size = width * height * 4
@@ -124,8 +152,12 @@ class Window:
         self.surface.attach(buffer, 0, 0)
         for x, y, w, h in damage:
             self.surface.damage_buffer(x, y, w, h)
+        committed_ns = time.monotonic_ns()
         self.surface.commit()
         self.display.flush()
+        if not why:  # an animation frame
+            print(f"painted {self.code} {committed_ns}", flush=True)
+            return
         self.draws += 1
         print(f"drawn {self.draws} {width} {height} {why}", flush=True)
 
@@ -141,6 +173,11 @@ class Window:
         elif words[0] == "size":
             self.size = (int(words[1]), int(words[2]))
             self.fill(self.colour, "resize")
+        elif words[0] == "animate":
+            x, y, w, h = (int(v) for v in words[1:5]) if len(words) == 5 else (0, 0, *self.size)
+            self.animate((x, y, w, h))
+        elif words[0] == "still":
+            self.animated = None
         elif words[0] == "title":
             self.toplevel.set_title(line.split(" ", 1)[1].rstrip("\n"))
             self.display.flush()

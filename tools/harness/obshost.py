@@ -31,13 +31,21 @@ def obs_pythonpath() -> str:
     return os.pathsep.join(dict.fromkeys(str(p) for p in paths))
 
 
+def obspython_path() -> str:
+    """A PYTHONPATH with OBS's obspython module: OBS 32 finds it relative to its executable, and the
+    OBS host is not /usr/bin/obs (OBS 29 finds it either way)."""
+    return os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
+
+
 def build_obs_host(out_dir: Path) -> Path:
     binary = out_dir / "obs_host"
     flags = subprocess.check_output(["pkg-config", "--cflags", "--libs", "libobs"], text=True).split()
     includedir = subprocess.check_output(["pkg-config", "--variable=includedir", "libobs"], text=True).strip()
     flags.append(f"-I{includedir}/obs")  # OBS 32's libobs.pc names only the parent folder
-    subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-o", str(binary), str(SOURCE), *flags,
-                    "-lobs-scripting", "-lX11", "-lwayland-client", "-lpthread"], check=True)
+    # -rdynamic: the probes' wrappers of libobs functions must be what modules and libobs call.
+    sources = [str(SOURCE.parent / name) for name in ("obs_host.c", "probes.c", "modules.c")]
+    subprocess.run(["gcc", "-O1", "-Wall", "-Werror", "-rdynamic", "-o", str(binary), *sources, *flags,
+                    "-lobs-scripting", "-lX11", "-lwayland-client", "-lpthread", "-ldl"], check=True)
     return binary
 
 
@@ -108,6 +116,16 @@ class ObsHost:
         answer = self.ok("peek", str(path))
         return path.read_bytes(), int(answer["frames_seen"])
 
+    def load_module(self, name: str) -> dict[str, Any]:
+        """Load the installed OBS module `name` (e.g. linux-pipewire) as the OBS app does at start-up."""
+        prefix = subprocess.check_output(["pkg-config", "--variable=prefix", "libobs"], text=True).strip()
+        # Debian puts modules under the multiarch folder, whatever libobs.pc's libdir says.
+        found = sorted(Path(prefix).glob(f"lib/*/obs-plugins/{name}.so")) + \
+            sorted(Path(prefix).glob(f"lib/obs-plugins/{name}.so"))
+        if not found:
+            return {"ok": False, "error": f"no OBS module {name} under {prefix}/lib"}
+        return self.command("module", str(found[0]), f"{prefix}/share/obs/obs-plugins/{name}")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -132,9 +150,8 @@ def launch_wayland_obs(binary: Path, env: dict[str, str], width: int, height: in
     """OBS on Wayland EGL against the compositor `env` names (the guest tier has no X server), with
     the wlcap script of the checkout `repo` loaded (finding the wlcap this process imports, built
     and installed) and no source yet."""
-    env = dict(env, OBS_HOST_PLATFORM="wayland", WLCAP_PYTHONPATH=obs_pythonpath(), **extra_env)
-    # OBS 32 finds obspython relative to its executable; this host is not /usr/bin/obs.
-    env["PYTHONPATH"] = os.pathsep.join(str(p.parent) for p in Path("/usr/lib").glob("*/obs-scripting/obspython.py"))
+    env = dict(env, OBS_HOST_PLATFORM="wayland", WLCAP_PYTHONPATH=obs_pythonpath(), PYTHONPATH=obspython_path(),
+               **extra_env)
     host = ObsHost(binary, env, width, height)
     host.ok("script", str(repo / "obs_plugin" / "wlcap.py"))
     return host

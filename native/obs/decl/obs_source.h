@@ -127,6 +127,9 @@ void wlcap_source_clear(struct wlcap_source *src);
 void wlcap_source_set_wake_fd(struct wlcap_source *src, int fd);
 void wlcap_source_set_status(struct wlcap_source *src, const char *status);
 void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats *out);
+/* When OBS last ticked the source (CLOCK_MONOTONIC ns; 0 before the first): OBS renders right after
+ * each tick, once a frame period; the capture thread times its requests on it. */
+uint64_t wlcap_source_last_tick_ns(struct wlcap_source *src);
 /* The controller adds the time it spent on frames (reported with the render figures). */
 void wlcap_source_add_python_time(struct wlcap_source *src, uint64_t frames, uint64_t ns);
 /* Why the render thread last refused a frame (empty: never); the render stats count them. */

@@ -138,11 +138,17 @@ void wlcap_video_render(void *data, gs_effect_t *unused)
 	stat_add(&src->stats.render_ns, os_gettime_ns() - start);
 }
 
+uint64_t wlcap_source_last_tick_ns(struct wlcap_source *src)
+{
+	return atomic_load(&src->last_tick_ns);
+}
+
 void wlcap_video_tick(void *data, float seconds)
 {
 	UNUSED_PARAMETER(seconds);
 	struct wlcap_source *src = data;
 	uint64_t start = os_gettime_ns();
+	atomic_store(&src->last_tick_ns, start);
 	/* The size OBS lays the source out with follows the newest frame before it is drawn. */
 	pthread_mutex_lock(&src->lock);
 	bool has_pending = src->has_pending;

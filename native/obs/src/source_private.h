@@ -93,6 +93,7 @@ struct wlcap_source {
 	struct cursor_state cursor;
 
 	struct source_stats stats;       /* atomics */
+	atomic_uint_least64_t last_tick_ns; /* OBS's last video_tick (os_gettime_ns): the capture paces on it */
 
 	/* Render thread only (and destroy, inside the graphics context). */
 	gs_texture_t *shm_texture;

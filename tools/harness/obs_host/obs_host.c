@@ -14,6 +14,11 @@
  *   grab PATH FRAMES       wait FRAMES composed frames, write the last one (BGRA) to PATH
  *   stats NAME             the source's "get_stats" proc (render figures) and OBS's frame times
  *   types                  the input source types
+ *   module BINARY DATA     load and initialise an OBS module (a plugin .so and its data folder), as
+ *                          the OBS app does at start-up; a module that uses GLib gets a main loop
+ *   watch X Y              record the output pixel at (X, Y) of every composed frame (probes.c)
+ *   marks PATH             write what was recorded since the last `marks` or `watch` to PATH
+ *   probes                 render time per source type, graphics-context time, texture counts
  *   quit                   shut down; answers the leak count
  */
 #include <obs.h>
@@ -29,6 +34,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "modules.h"
+#include "probes.h"
 
 typedef struct obs_script obs_script_t;
 bool obs_scripting_load(void);
@@ -67,6 +75,7 @@ static void raw_video(void *param, struct video_data *frame)
 		memcpy(frame_pixels + (size_t)y * frame_width * 4, frame->data[0] + (size_t)y * frame->linesize[0],
 				(size_t)frame_width * 4);
 	frames_seen++;
+	probes_frame(frame, frame_width, frame_height);
 	pthread_cond_broadcast(&frame_cond);
 	pthread_mutex_unlock(&frame_lock);
 }
@@ -269,6 +278,21 @@ static void handle(char *line)
 				"\"obs_lagged_frames\":%u}", ok ? "true" : "false", out,
 				(unsigned long long)obs_get_average_frame_time_ns(), obs_get_total_frames(),
 				obs_get_lagged_frames());
+	} else if (!strcmp(command, "module")) {
+		int code = 0;
+		if (load_module(arg1 ? arg1 : "", rest ? rest : "", &code))
+			reply("{\"ok\":true}");
+		else
+			reply("{\"ok\":false,\"error\":\"cannot load %s (%d)\"}", arg1 ? arg1 : "", code);
+	} else if (!strcmp(command, "watch")) {
+		probes_watch(arg1 ? atol(arg1) : -1, rest ? atol(rest) : -1);
+		reply("{\"ok\":true}");
+	} else if (!strcmp(command, "marks")) {
+		reply("{\"ok\":%s}", arg1 && probes_write_marks(arg1) ? "true" : "false");
+	} else if (!strcmp(command, "probes")) {
+		char out[2048];
+		probes_json(out, sizeof(out));
+		reply("{\"ok\":true,\"probes\":%s}", out);
 	} else if (!strcmp(command, "types")) {
 		char list[4096] = "";
 		size_t o = 0;
