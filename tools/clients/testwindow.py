@@ -25,6 +25,7 @@ import os
 import select
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from client_protocols import load
@@ -48,6 +49,17 @@ def pixel(colour: str, shm_format: int = WL_SHM_FORMAT_XRGB8888) -> bytes:
         return ((red << 20) | (green << 10) | blue).to_bytes(4, "little")
     value = int(colour, 16)
     return bytes(((value) & 0xFF, (value >> 8) & 0xFF, (value >> 16) & 0xFF, 0xFF))  # B, G, R, X
+
+
+MAX_BUFFERS = 3
+
+
+@dataclass
+class ShmBuffer:
+    key: tuple[int, int, int]  # width, height, format
+    mapping: mmap.mmap
+    wl_buffer: Any
+    busy: bool = False
 
 
 class Window:
@@ -79,6 +91,7 @@ class Window:
         self.size = DEFAULT_SIZE
         self._pending_size = DEFAULT_SIZE
         self.pixels = bytearray()
+        self.buffers: list[ShmBuffer] = []
         self.colour = colour
         self.draws = 0
         self.animated: tuple[int, int, int, int] | None = None
@@ -137,19 +150,43 @@ class Window:
         self._frame_callback.dispatcher["done"] = self._paint_next
         self.commit([self.animated], "")
 
-    def commit(self, damage: list[tuple[int, int, int, int]], why: str) -> None:
+    def _free_buffer(self) -> ShmBuffer:
+        """A buffer of the current size the compositor has released, or a new one: a real client
+        double-buffers, and a fresh memfd a frame costs a page fault per page (slow under emulation)."""
+        key = (*self.size, self.shm_format)
+        for buffer in self.buffers:
+            if not buffer.busy and buffer.key == key:
+                return buffer
+        for buffer in [b for b in self.buffers if not b.busy and b.key != key]:
+            self._drop(buffer)  # released before the window changed size
         width, height = self.size
-        size = width * height * 4
         fd = os.memfd_create("wlcap-test-window", os.MFD_CLOEXEC)
-        os.ftruncate(fd, size)
-        with mmap.mmap(fd, size) as mapping:
-            mapping[:] = self.pixels
-        pool = self.globals["wl_shm"].create_pool(fd, size)
-        buffer = pool.create_buffer(0, width, height, width * 4, self.shm_format)
-        buffer.dispatcher["release"] = lambda b: b.destroy()
+        os.ftruncate(fd, width * height * 4)
+        pool = self.globals["wl_shm"].create_pool(fd, width * height * 4)
+        buffer = ShmBuffer(key, mmap.mmap(fd, width * height * 4),
+                           pool.create_buffer(0, width, height, width * 4, self.shm_format))
         pool.destroy()
         os.close(fd)
-        self.surface.attach(buffer, 0, 0)
+        buffer.wl_buffer.dispatcher["release"] = lambda _b: self._released(buffer)
+        self.buffers.append(buffer)
+        return buffer
+
+    def _released(self, buffer: ShmBuffer) -> None:
+        buffer.busy = False
+        if buffer.key != (*self.size, self.shm_format) or len(self.buffers) > MAX_BUFFERS:
+            self._drop(buffer)  # an old size, or more than double-buffering needs
+
+    def _drop(self, buffer: ShmBuffer) -> None:
+        self.buffers.remove(buffer)
+        buffer.wl_buffer.destroy()
+        buffer.mapping.close()
+
+    def commit(self, damage: list[tuple[int, int, int, int]], why: str) -> None:
+        width, height = self.size
+        buffer = self._free_buffer()
+        buffer.mapping[:] = self.pixels
+        buffer.busy = True
+        self.surface.attach(buffer.wl_buffer, 0, 0)
         for x, y, w, h in damage:
             self.surface.damage_buffer(x, y, w, h)
         committed_ns = time.monotonic_ns()

@@ -25,7 +25,14 @@
 
 #include "probes.h"
 
-#define REAL(name) ((__typeof__(&name))real_symbol(#name))
+/* The libobs function a wrapper stands for, looked up once per call site. */
+#define REAL(name)                                                   \
+	({                                                           \
+		static __typeof__(&name) real_;                      \
+		if (!real_)                                          \
+			real_ = (__typeof__(&name))real_symbol(#name); \
+		real_;                                               \
+	})
 
 static void *real_symbol(const char *name)
 {
