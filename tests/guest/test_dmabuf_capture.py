@@ -37,6 +37,17 @@ def capture_rgb(backend: Backend) -> tuple[bytes, BufferKind, int]:
             session.close()
 
 
+def shown_over_shm(colour: tuple[int, int, int], timeout: float = 30) -> bytes:
+    """The screen over shm once it shows `colour` at its first pixel: sway paints a new background a
+    little after `swaymsg` returns (a capture at once has seen the old one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pixels, _kind, _modifier = capture_rgb(Backend.SHM)
+        if tuple(pixels[:3]) == colour or time.monotonic() > deadline:
+            return pixels
+        time.sleep(0.2)
+
+
 def test_dmabuf_stream_reuses_a_pool_allocated_on_the_compositors_device() -> None:
     # wlr-screencopy copies every frame; ext would wait for damage on this static screen.
     with FrameStream(CaptureOptions(backend=Backend.DMABUF, protocol=CaptureProtocol.WLR)) as stream:
@@ -96,7 +107,7 @@ def test_a_screenshot_over_dmabuf_waits_for_the_copys_fence() -> None:
     reader the pixels are done; until it signals, the reader waits. (llvmpipe fences nothing, so a
     vgem fence stands in for a GPU still writing.)"""
     swaymsg("output", "*", "bg", "#3c78b4", "solid_color")
-    expected, _kind, _modifier = capture_rgb(Backend.SHM)
+    expected = shown_over_shm((0x3C, 0x78, 0xB4))
     with Connection() as connection:
         session, frame = _linear_dmabuf_frame(connection)
         try:
