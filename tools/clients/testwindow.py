@@ -133,9 +133,14 @@ class Window:
 
     def animate(self, area: tuple[int, int, int, int]) -> None:
         self.animated = area
+        if self._frame_callback is None:  # else the frame already asked for paints next
+            self._paint_next()
+
+    def _frame_done(self, *_args: Any) -> None:
+        self._frame_callback = None
         self._paint_next()
 
-    def _paint_next(self, *_done: Any) -> None:
+    def _paint_next(self) -> None:
         if self.animated is None:
             return
         self.code = self.code % 4095 + 1
@@ -147,7 +152,7 @@ class Window:
             start = (line * width + x) * 4
             self.pixels[start:start + len(row)] = row
         self._frame_callback = self.surface.frame()  # kept: pywayland destroys a proxy nobody holds
-        self._frame_callback.dispatcher["done"] = self._paint_next
+        self._frame_callback.dispatcher["done"] = self._frame_done
         self.commit([self.animated], "")
 
     def _free_buffer(self) -> ShmBuffer:

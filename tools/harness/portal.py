@@ -92,10 +92,6 @@ class PortalChain:
                                 env=self.env, capture_output=True, text=True, timeout=10)
         return result.stdout
 
-    @property
-    def pids(self) -> list[int]:
-        return [process.pid for process in self.processes if process.poll() is None]
-
     def refusal(self) -> str:
         """Why xdpw refused a screen cast, in its own words, or else every log's tail."""
         log = (self.dir / "xdpw.log").read_text(errors="replace") if (self.dir / "xdpw.log").exists() else ""
