@@ -1,7 +1,7 @@
-"""The OBS source follows a window that repaints every frame: OBS shows its paints in order, only
-paints the window made, each after its commit, and the capture asks for at most one frame per OBS
-frame (capture.pacing, in step with OBS's render clock). Host: sway 1.7 headless, shared memory,
-OBS 29 on llvmpipe; the window is tools/clients/testwindow.py's `animate`, whose paints carry codes."""
+"""The OBS source, its capture paced by OBS's render clock (capture.pacing; its arithmetic is in
+test_pacing.py), follows a window that repaints every frame: OBS shows its paints in order, only paints
+the window made, each after its commit. Host: sway 1.7 headless, shared memory, OBS 29 on llvmpipe; the
+window is tools/clients/testwindow.py's `animate`, whose paints carry codes."""
 
 from __future__ import annotations
 
@@ -49,7 +49,6 @@ def test_a_window_repainting_every_frame_reaches_obs_in_order(obs_factory, tmp_p
         assert all(b > a for a, b in itertools.pairwise(distinct)), f"paints out of order: {distinct}"
         assert all(mark.output_ns >= committed[mark.code] for mark in shown if mark.code is not None), \
             "OBS output a paint before the window committed it"
-        assert published <= rendered + 2, "more captures than OBS frames: the capture is not paced by OBS"
         assert host.quit() == 0
     finally:
         window.stop()
