@@ -22,22 +22,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools"))
 
+from bench.peer_figures import thread_cpu_ns  # noqa: E402
 from harness.clients import client_command  # noqa: E402
 from harness.compositor import DEMO_COLOURS, ColourCycle, SwayHeadless  # noqa: E402
 from harness.obshost import ObsHost, Xvfb, build_obs_host, obs_pythonpath  # noqa: E402
-
-
-def thread_cpu_ns(pid: int, name: str) -> int:
-    """CPU time (ns) of the threads of `pid` named `name`, from the scheduler's own account
-    (/proc/PID/task/TID/schedstat: nanoseconds on a CPU, not 10 ms ticks)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            if (task / "comm").read_text().strip() == name:
-                total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # the thread ended between the listing and the read
-    return total
 
 
 class SmallChanges:
@@ -121,10 +109,10 @@ def main() -> int:
             animator.start()
         time.sleep(2.0)  # warm-up: pool allocated, texture created
         before = host.ok("stats", "bench")
-        capture_before = thread_cpu_ns(host.process.pid, "wlcap-capture")
+        capture_before = thread_cpu_ns(host.process.pid).get("wlcap-capture", 0)
         time.sleep(args.seconds)
         after = host.ok("stats", "bench")
-        capture_ns = thread_cpu_ns(host.process.pid, "wlcap-capture") - capture_before
+        capture_ns = thread_cpu_ns(host.process.pid).get("wlcap-capture", 0) - capture_before
         status = host.ok("props", "bench")["status"]
         animator.stop()
         colour_frame_us = colour_source_frame_time_us(host, args.seconds)

@@ -28,33 +28,34 @@ def descendants(roots: Iterable[int]) -> set[int]:
     return found
 
 
-def cpu_ns(pids: Iterable[int]) -> dict[int, int]:
-    """CPU time (ns) of each process's threads, from the scheduler's account."""
-    totals: dict[int, int] = {}
-    for pid in pids:
-        total = 0
+def task_cpu_ns(pid: int) -> list[tuple[str, int]]:
+    """Each thread of `pid` by name, with its CPU time (ns) from the scheduler's own account
+    (/proc/PID/task/TID/schedstat: nanoseconds on a CPU, not 10 ms ticks); empty once the process is gone."""
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return []
+    threads = []
+    for task in tasks:
         try:
-            for task in Path(f"/proc/{pid}/task").iterdir():
-                total += int((task / "schedstat").read_text().split()[0])
+            threads.append(((task / "comm").read_text().strip(), int((task / "schedstat").read_text().split()[0])))
         except (FileNotFoundError, ProcessLookupError):
-            continue
-        totals[pid] = total
-    return totals
+            continue  # the thread ended between the listing and the read
+    return threads
+
+
+def cpu_ns(pids: Iterable[int]) -> dict[int, int]:
+    """CPU time (ns) of each process, all its threads (processes already gone are left out)."""
+    totals = {pid: task_cpu_ns(pid) for pid in pids}
+    return {pid: sum(ns for _name, ns in threads) for pid, threads in totals.items() if threads}
 
 
 def thread_cpu_ns(pid: int) -> dict[str, int]:
     """CPU time (ns) of a process's threads by name, digits dropped (llvmpipe-0 and -1 are llvmpipe-)."""
     totals: dict[str, int] = {}
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except (FileNotFoundError, ProcessLookupError):
-        return totals
-    for task in tasks:
-        try:
-            name = "".join(c for c in (task / "comm").read_text().strip() if not c.isdigit())
-            totals[name] = totals.get(name, 0) + int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # the thread ended between the listing and the read
+    for name, ns in task_cpu_ns(pid):
+        name = "".join(c for c in name if not c.isdigit())
+        totals[name] = totals.get(name, 0) + ns
     return totals
 
 
