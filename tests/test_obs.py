@@ -78,6 +78,30 @@ def test_source_shows_the_compositor_pixels_with_no_leaks(sway: SwayHeadless, sh
     assert host.quit() == 0
 
 
+def test_scaled_source_blends_in_linear_light_and_unscaled_keeps_exact_values(
+        fresh_sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    """Drawn pixel for pixel, the source skips sRGB decoding (the values come out the same either way);
+    scaled by its scene item, OBS asks for linear light and gets it: black and white columns halved
+    average to sRGB 188 (half the light), not 128 (half the code values)."""
+    width, height = 320, 240
+    columns = RgbImage(width, height, (b"\x00\x00\x00\xff\xff\xff" * (width // 2)) * height)
+    fresh_sway.show_image("HEADLESS-1", write_png(columns, fresh_sway.dir / "columns.png"))
+    wait_until_shown("HEADLESS-1", columns, fresh_sway.env)
+    host = obs_factory(fresh_sway.env, width=width, height=height)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    assert wait_for_pixels(host, columns) <= TOLERANCE
+    host.ok("scale", "cap", "0.5")
+    deadline = time.monotonic() + 15
+    while True:
+        grey = bgra_pixel(host.grab(2), width, width // 4, height // 4)
+        if all(abs(value - 188) <= TOLERANCE for value in grey) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert all(abs(value - 188) <= TOLERANCE for value in grey), f"halved black and white columns: {grey}"
+    assert host.quit() == 0
+
+
 def test_region_and_rotation_are_applied_on_the_gpu(fresh_sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
     fresh_sway.swaymsg("output", "HEADLESS-1", "transform", "90")
     upright = pattern(fresh_sway.height, fresh_sway.width, seed=5)  # 240x320 once rotated
@@ -244,9 +268,10 @@ def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(fresh_swa
     wait_for(host, "cap", lambda p: "hidden" in p["status"])
     stats = host.ok("stats", "cap")
     assert stats["frames_shown"] >= 10
-    # Stopped: every frame ever published came back exactly once, each copied or never sampled.
+    # Stopped: every frame ever published came back exactly once, each copied or never sampled. A
+    # frame is copied as it is published, so a newer one may replace it before OBS renders it.
     assert stats["frames_returned"] == stats["frames_published"]
-    assert stats["releases_copied"] == stats["uploads"] == stats["frames_shown"]
+    assert stats["releases_copied"] == stats["uploads"] >= stats["frames_shown"]
     assert stats["releases_copied"] + stats["releases_unsampled"] == stats["frames_returned"]
     assert stats["acquire_waits"] == stats["acquire_signalled"] == stats["release_fences"] == 0
     assert stats["releases_implicit"] == stats["releases_at_stop"] == 0

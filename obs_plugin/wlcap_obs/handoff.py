@@ -73,11 +73,14 @@ class FrameHandoff:
             frame.release()
             return
         self._handed[token] = frame
-        if not self._handle.publish(desc):
+        in_c = time.perf_counter_ns()
+        published = self._handle.publish(desc)  # a shm frame is copied here, between OBS's renders
+        in_c = time.perf_counter_ns() - in_c
+        if not published:
             self._release(token)
-        for returned in self._handle.take_returned():  # the frame this one replaced, if any
+        for returned in self._handle.take_returned():  # this one once copied, or the one it replaced
             self._release(returned)
-        self._handle.add_python_time(1, time.perf_counter_ns() - started)
+        self._handle.add_python_time(1, time.perf_counter_ns() - started - in_c)
 
     def publish_cursor(self, state: CursorState) -> None:
         """The cursor session's news, to C (capture thread); each image goes over once."""

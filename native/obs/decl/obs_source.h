@@ -52,12 +52,12 @@ struct wlcap_render_stats {
 	uint64_t render_ns;           /* time inside video_render */
 	uint64_t ticks;
 	uint64_t tick_ns;             /* time inside video_tick */
-	uint64_t uploads;             /* shm frames copied into the dynamic texture */
+	uint64_t uploads;             /* shm frames copied into the dynamic texture (in publish) */
 	uint64_t textures_created;    /* dynamic textures created (one per size/format) */
 	uint64_t dmabuf_imports;      /* gs_texture_create_from_dmabuf calls that succeeded */
 	uint64_t dmabuf_import_failures;
 	uint64_t python_frames;       /* frames the Python controller handled */
-	uint64_t python_ns;           /* its time for them (publish and release), capture thread */
+	uint64_t python_ns;           /* its own time for them (publish and release; not C's copy), capture thread */
 	/* Explicit sync (native/obs/src/render_sync.c). */
 	uint64_t acquire_waits;       /* the GPU was told to wait for a pending write before drawing */
 	uint64_t acquire_signalled;   /* the writes were done already: nothing to wait for */
@@ -116,7 +116,9 @@ int wlcap_source_show_count(struct wlcap_source *src);
 
 /* The capture thread publishes the newest frame; returns false (and takes nothing) if the source
  * is being destroyed. A frame it replaces goes to the returned list without a wake-up: the caller
- * takes it back with wlcap_source_take_returned. */
+ * takes it back with wlcap_source_take_returned. A shared-memory frame is copied into OBS's texture
+ * here, inside OBS's graphics context (this waits for a render under way to end), and its own token
+ * goes to the returned list at once. */
 bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_desc *frame);
 /* Tokens of frames OBS is done with (at most max); returns how many were written. */
 size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, size_t max);

@@ -1,7 +1,12 @@
 /* The slot between the capture thread and the render thread. The capture thread publishes the
  * newest frame (one it replaces goes back unsampled); the render thread takes it. Every published
  * token comes back exactly once, through `returned`, and the capture thread's eventfd is written
- * when one does. Also the cursor state the capture side hands the render thread. */
+ * when one does. Also the cursor state the capture side hands the render thread.
+ *
+ * A shared-memory frame is copied into OBS's texture as it is published, on the capture thread,
+ * between two of OBS's renders (obs_enter_graphics waits for the render thread's frame to end), and
+ * its buffer goes back at once, as OBS's own PipeWire capture copies on its own thread: the render
+ * thread's frame only draws it. What the slot then holds of it is its geometry, not its memory. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,29 +50,72 @@ static void return_token(struct wlcap_source *src, uint64_t token, enum release_
 	return_token_waking(src, token, kind, true);
 }
 
-bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+/* Caller holds lock. The capture thread is the caller and takes what goes back right after: waking
+ * it would only cost it another turn of its loop. */
+static void put_pending(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
 {
-	pthread_mutex_lock(&src->lock);
-	if (src->destroying) {
-		pthread_mutex_unlock(&src->lock);
-		return false;
-	}
 	struct wlcap_frame_desc replaced;
 	bool replacing = src->has_pending;
 	if (replacing) {
 		replaced = src->pending;
-		/* The capture thread is the caller and takes it back right after: waking it would only
-		 * cost it another turn of its loop. */
-		return_token_waking(src, replaced.token, RELEASE_UNSAMPLED, false);
+		if (replaced.kind != WLCAP_FRAME_SHM) /* a copied frame's buffer went back when it was copied */
+			return_token_waking(src, replaced.token, RELEASE_UNSAMPLED, false);
 		stat_add(&src->stats.frames_dropped, 1);
 	}
 	src->pending = *frame;
-	if (replacing) /* never shown: what changed in it is still to be shown with this one */
+	if (replacing && frame->kind != WLCAP_FRAME_SHM) /* never shown: its changes are still to show */
 		damage_merge(&src->pending, &replaced);
 	src->has_pending = true;
 	stat_add(&src->stats.frames_published, 1);
+}
+
+/* Copy a shared-memory frame into the texture and publish it, inside OBS's graphics context so that
+ * no render sees the texture and the slot disagree. Lock order: graphics, then lock (as the render
+ * thread takes them). */
+static bool publish_copied(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+{
+	obs_enter_graphics();
+	if (!gs_get_context()) { /* OBS has no renderer (any more): nothing can be shown */
+		obs_leave_graphics();
+		return false;
+	}
+	pthread_mutex_lock(&src->lock);
+	bool destroying = src->destroying;
 	pthread_mutex_unlock(&src->lock);
+	if (destroying) {
+		obs_leave_graphics();
+		return false;
+	}
+	char why[REJECTION_SIZE] = "";
+	bool copied = textures_upload_shm(src, frame, why, sizeof(why));
+	if (!copied)
+		log_refused_frame(src, why);
+	pthread_mutex_lock(&src->lock);
+	if (copied) {
+		stat_add(&src->stats.uploads, 1);
+		return_token_waking(src, frame->token, RELEASE_COPIED, false);
+		put_pending(src, frame);
+		src->pending.data = NULL; /* gone back to the pool: the render thread never reads it */
+	} else {
+		stat_add(&src->stats.frames_rejected, 1);
+		snprintf(src->rejection, sizeof(src->rejection), "%s", why);
+		return_token_waking(src, frame->token, RELEASE_UNSAMPLED, false);
+	}
+	pthread_mutex_unlock(&src->lock);
+	obs_leave_graphics();
 	return true;
+}
+
+bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_desc *frame)
+{
+	if (frame->kind == WLCAP_FRAME_SHM)
+		return publish_copied(src, frame);
+	pthread_mutex_lock(&src->lock);
+	bool published = !src->destroying;
+	if (published)
+		put_pending(src, frame);
+	pthread_mutex_unlock(&src->lock);
+	return published;
 }
 
 size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, size_t max)
@@ -86,7 +134,7 @@ void wlcap_source_clear(struct wlcap_source *src)
 	pthread_mutex_lock(&src->lock);
 	while (src->rendering) /* the caller waits for the render thread, never the reverse */
 		pthread_cond_wait(&src->render_done, &src->lock);
-	if (src->has_pending)
+	if (src->has_pending && src->pending.kind != WLCAP_FRAME_SHM) /* a copied one went back already */
 		return_token(src, src->pending.token, RELEASE_UNSAMPLED);
 	/* No release fence here: this runs off the render thread, and the caller destroys the pool next,
 	 * so no write into the shown buffer can follow OBS's last read of it. */
@@ -162,11 +210,13 @@ void slot_finish_take(struct wlcap_source *src, struct slot_take *take, gs_textu
 		enum release_kind previous_release, const char *why)
 {
 	const struct wlcap_frame_desc *frame = &take->frame;
+	const bool copied = frame->kind == WLCAP_FRAME_SHM; /* its buffer went back when it was copied */
 	pthread_mutex_lock(&src->lock);
 	if (!texture && *why) { /* refused: the previous frame stays on screen */
 		stat_add(&src->stats.frames_rejected, 1);
 		snprintf(src->rejection, sizeof(src->rejection), "%s", why);
-		return_token(src, frame->token, RELEASE_UNSAMPLED);
+		if (!copied)
+			return_token(src, frame->token, RELEASE_UNSAMPLED);
 	} else if (!texture) { /* the import failed: likewise */
 		if (frame->kind == WLCAP_FRAME_DMABUF) {
 			stat_add(&src->stats.dmabuf_import_failures, 1);
@@ -174,15 +224,13 @@ void slot_finish_take(struct wlcap_source *src, struct slot_take *take, gs_textu
 			src->failed_format = frame->format;
 			src->failed_modifier = frame->modifier;
 		}
-		return_token(src, frame->token, RELEASE_UNSAMPLED);
+		if (!copied)
+			return_token(src, frame->token, RELEASE_UNSAMPLED);
 	} else {
 		if (take->had_shown) /* replaced, by a DMA-BUF frame or (leaving DMA-BUF) a copied one */
 			return_token(src, take->previous.token, previous_release);
 		src->has_shown = false;
-		if (frame->kind == WLCAP_FRAME_SHM) {
-			stat_add(&src->stats.uploads, 1);
-			return_token(src, frame->token, RELEASE_COPIED); /* copied: it can be written again */
-		} else {
+		if (!copied) {
 			src->shown = *frame;
 			src->has_shown = true;
 		}

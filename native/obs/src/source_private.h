@@ -4,22 +4,25 @@
  *   events.c       source events queued for the Python dispatcher (C never calls into Python)
  *   frame_slot.c   the newest-wins frame slot, returned tokens, the wake fd, the cursor handed over
  *   render.c       video_render and video_tick: take from the slot, texture, fences, draw
- *   textures.c     DMA-BUF import once per pooled buffer, shared-memory upload
+ *   textures.c     DMA-BUF import once per pooled buffer, shared-memory copy (from publish)
  *   properties.c   the properties dialog, the output and window listings, the status line
  *   stats.c        the render figures (and get_stats on the proc handler), what went wrong last
  *   dmabuf_caps.c  what OBS's renderer can import, and explicit sync's state
  *
- * Threads: the capture thread (Python) publishes frames, takes returned tokens, clears, and sets the
+ * Threads: the capture thread (Python) publishes frames (copying a shared-memory one into its texture
+ * inside OBS's graphics context, between renders), takes returned tokens, clears, and sets the
  * cursor and the status; OBS's graphics thread calls video_tick and video_render; create, update,
  * show, hide, destroy, get_properties, get_width and get_height come on whatever thread OBS likes.
  *
  * Locking: `lock` guards the slot and the small fields marked below. Nobody holds it across a GPU
  * call, a texture upload or a wait: the render thread takes what it needs under it (the newest
  * frame, a copy of the cursor state, whether there is a frame to draw) and puts the outcome back
- * under it, and does the import, upload, fences and draws in between without it. `rendering` (set
- * from the first to the last of those) is what lets wlcap_source_clear wait until the render thread
- * reads none of the frames' memory any more; the capture thread waits for the render thread there,
- * never the reverse. The figures are atomics, written without the lock (relaxed: they are counts). */
+ * under it, and does the import, fences and draws in between without it; the capture thread copies
+ * a shared-memory frame without it too. Whoever needs both takes OBS's graphics context first, then
+ * the lock. `rendering` (set from the first to the last of those) is what lets wlcap_source_clear
+ * wait until the render thread reads none of the frames' memory any more; the capture thread waits
+ * for the render thread there, never the reverse. The figures are atomics, written without the lock
+ * (relaxed: they are counts). */
 #pragma once
 
 #include <pthread.h>
@@ -95,7 +98,8 @@ struct wlcap_source {
 	struct source_stats stats;       /* atomics */
 	atomic_uint_least64_t last_tick_ns; /* OBS's last video_tick (os_gettime_ns): the capture paces on it */
 
-	/* Render thread only (and destroy, inside the graphics context). */
+	/* Inside OBS's graphics context only, which serialises the threads that use them: the render
+	 * thread, the capture thread copying a frame into shm_texture (publish), and destroy. */
 	gs_texture_t *shm_texture;
 	uint32_t shm_width, shm_height, shm_format;
 	bool shm_texture_stale;          /* a frame it missed changed the picture: the next upload is whole */
@@ -151,12 +155,19 @@ void events_detach(void);
 /* ---- render.c ---- */
 
 void wlcap_video_render(void *data, gs_effect_t *effect);
+/* Log why a frame was refused, when the reason differs from the last one logged (graphics context). */
+void log_refused_frame(struct wlcap_source *src, const char *why);
 void wlcap_video_tick(void *data, float seconds);
 
-/* ---- textures.c (render thread) ---- */
+/* ---- textures.c (graphics context entered) ---- */
+
+/* Copy a shared-memory frame (its damage, where the texture holds the frame before it) into
+ * shm_texture; false, with `why`, when it cannot be shown. Capture thread, from publish. */
+bool textures_upload_shm(struct wlcap_source *src, const struct wlcap_frame_desc *frame, char *why, size_t why_size);
 
 /* A texture holding the frame, or NULL: then `why` says why the frame was refused (it does not fit
- * its memory, or not what was imported from its buffer), or is empty if the import failed. */
+ * its memory, or not what was imported from its buffer), or is empty if the import failed. A
+ * shared-memory frame's is shm_texture, copied in publish. Render thread. */
 gs_texture_t *textures_for_frame(struct wlcap_source *src, const struct wlcap_frame_desc *frame,
 		const struct pixel_format *format, char *why, size_t why_size);
 /* Destroy every texture (graphics context entered). */

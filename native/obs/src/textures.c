@@ -1,7 +1,8 @@
-/* The textures frames are drawn from, on the render thread: a DMA-BUF is imported once per pooled
- * buffer (by buffer_id, within one pool generation) and drawn from until its pool goes; a shared-memory
- * frame is copied into one dynamic texture, made again only when the size or format changes, and of
- * a frame only what changed since the one the texture holds is copied (its damage). */
+/* The textures frames are drawn from: a DMA-BUF is imported once per pooled buffer (by buffer_id,
+ * within one pool generation), on the render thread, and drawn from until its pool goes; a
+ * shared-memory frame is copied, as it is published (frame_slot.c, on the capture thread inside
+ * OBS's graphics context), into one dynamic texture, made again only when the size or format
+ * changes, and of a frame only what changed since the one the texture holds is copied (its damage). */
 #include <stdlib.h>
 
 #include "damage.h"
@@ -67,11 +68,15 @@ static gs_texture_t *import_dmabuf(struct wlcap_source *src, const struct wlcap_
 	return texture;
 }
 
-static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_frame_desc *frame,
-		const struct pixel_format *format, char *why, size_t why_size)
+static bool copy_shm(struct wlcap_source *src, const struct wlcap_frame_desc *frame, char *why, size_t why_size)
 {
+	const struct pixel_format *format = pixel_format_lookup(frame->format);
+	if (!format) {
+		snprintf(why, why_size, "pixel format 0x%08x, which OBS cannot show", frame->format);
+		return false;
+	}
 	if (!frame_fits_its_memory(frame, format, why, why_size))
-		return NULL;
+		return false;
 	if (!src->shm_texture || src->shm_width != frame->width || src->shm_height != frame->height ||
 			src->shm_format != frame->format) {
 		if (src->draw_texture == src->shm_texture)
@@ -83,8 +88,10 @@ static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_fra
 		src->shm_format = frame->format;
 		stat_add(&src->stats.textures_created, 1);
 		src->shm_texture_stale = true; /* a new texture holds nothing yet */
-		if (!src->shm_texture)
-			return NULL;
+		if (!src->shm_texture) {
+			snprintf(why, why_size, "OBS could not make a %ux%u texture", frame->width, frame->height);
+			return false;
+		}
 	}
 	/* The frame's damage is relative to the frame before it, which the texture holds unless a frame
 	 * in between never reached it (stale). A y-inverted frame's damage is not flipped: all of it. */
@@ -101,14 +108,22 @@ static gs_texture_t *upload_shm(struct wlcap_source *src, const struct wlcap_fra
 	}
 	src->shm_texture_stale = false;
 	stat_add(&src->stats.upload_pixels, pixels);
-	return src->shm_texture;
+	return true;
+}
+
+bool textures_upload_shm(struct wlcap_source *src, const struct wlcap_frame_desc *frame, char *why, size_t why_size)
+{
+	bool copied = copy_shm(src, frame, why, why_size);
+	if (!copied) /* the next frame's damage leaves out this one's changes */
+		src->shm_texture_stale = true;
+	return copied;
 }
 
 gs_texture_t *textures_for_frame(struct wlcap_source *src, const struct wlcap_frame_desc *frame,
 		const struct pixel_format *format, char *why, size_t why_size)
 {
-	return frame->kind == WLCAP_FRAME_SHM ? upload_shm(src, frame, format, why, why_size)
-			: import_dmabuf(src, frame, format, why, why_size);
+	/* A shared-memory frame is in its texture already, unless a later one's could not be made. */
+	return frame->kind == WLCAP_FRAME_SHM ? src->shm_texture : import_dmabuf(src, frame, format, why, why_size);
 }
 
 void textures_free(struct wlcap_source *src)

@@ -8,6 +8,7 @@
  *   create NAME ID JSON    create a source, add it to the scene that is output channel 0 (shown)
  *   update NAME JSON       obs_source_update
  *   hide NAME / show NAME  remove it from / add it back to the scene
+ *   scale NAME FACTOR      scale its scene item (from the top left, no scale filter)
  *   release NAME           release the source (destroyed)
  *   size NAME              its width and height
  *   props NAME             its properties: the output and window lists and the status text
@@ -199,7 +200,7 @@ static void handle(char *line)
 		reply("{\"ok\":true}");
 	} else if ((!strcmp(command, "update") || !strcmp(command, "hide") || !strcmp(command, "show") ||
 			   !strcmp(command, "release") || !strcmp(command, "size") || !strcmp(command, "props") ||
-			   !strcmp(command, "stats")) &&
+			   !strcmp(command, "stats") || !strcmp(command, "scale")) &&
 			find(arg1) < 0) {
 		reply("{\"ok\":false,\"error\":\"no source %s\"}", arg1 ? arg1 : "");
 	} else if (!strcmp(command, "update")) {
@@ -219,6 +220,13 @@ static void handle(char *line)
 		if (!sources[i].item)
 			sources[i].item = obs_scene_add(scene, sources[i].source);
 		reply("{\"ok\":true}");
+	} else if (!strcmp(command, "scale")) {
+		/* The scene item's scale, as a user's drag of its corner sets it (no scale filter). */
+		int i = find(arg1);
+		float factor = rest ? strtof(rest, NULL) : 1.0f;
+		if (sources[i].item)
+			obs_sceneitem_set_scale(sources[i].item, &(struct vec2){.x = factor, .y = factor});
+		reply("{\"ok\":%s}", sources[i].item ? "true" : "false");
 	} else if (!strcmp(command, "release")) {
 		int i = find(arg1);
 		if (sources[i].item)
