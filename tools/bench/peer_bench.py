@@ -14,8 +14,13 @@ come from what OBS really output. CPU is every process involved: OBS, the compos
 Xvfb and the whole portal chain (for every source: it runs throughout).
 
 On the host (sway headless on pixman, shared memory) Debian 12's xdpw 0.7.0 refuses a compositor
-that offers no DMA-BUF for screencopy; the peer's columns then say why. In the guest tier
-(tests/vm/peer-bench) the chain is Debian testing's, with DMA-BUF. Prints JSON and Markdown tables.
+that offers no DMA-BUF for screencopy, and the peer's columns say why; `tools/bench/xdpw/build`
+rebuilds Debian's own xdpw source with one patch that accepts shared memory alone, for `--xdpw`:
+
+    .venv/bin/python tools/bench/peer_bench.py --xdpw "$(tools/bench/xdpw/build)"
+
+In the guest tier (tests/vm/peer-bench) the chain is Debian testing's, unchanged, with DMA-BUF; under
+emulation `--paint-every` keeps the window to a rate the machine can hold. Prints JSON and Markdown.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from bench import peer_figures as figures  # noqa: E402
 from harness.clients import client_command  # noqa: E402
 from harness.compositor import SwayHeadless  # noqa: E402
 from harness.obshost import ObsHost, Xvfb, build_obs_host, obs_pythonpath, obspython_path  # noqa: E402
-from harness.portal import PortalChain, PortalUnavailable  # noqa: E402
+from harness.portal import LIBEXEC, PortalChain, PortalUnavailable  # noqa: E402
 
 SMALL = (100, 100, 64, 64)
 
@@ -46,7 +51,7 @@ SMALL = (100, 100, 64, 64)
 class PaintingWindow:
     """The fullscreen test window; collects its `painted CODE NS` lines while it animates."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], paint_every_ms: int = 0) -> None:
         self.process = subprocess.Popen(client_command("testwindow", "--colour", "203040"), stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, env=env, cwd="/")
         self.paints: list[tuple[int, int]] = []
@@ -54,6 +59,7 @@ class PaintingWindow:
         assert self.process.stdout is not None
         self.size = tuple(int(v) for v in self.process.stdout.readline().split()[2:4])
         threading.Thread(target=self._read, daemon=True).start()
+        self.send(f"pace {paint_every_ms}")
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -88,7 +94,7 @@ class Bench:
         self.peer_error = ""
         self.peer_log: list[str] = []
         try:
-            self.chain = PortalChain(env, args.output, fps)
+            self.chain = PortalChain(env, args.output, fps, xdpw=args.xdpw)
             env = self.chain.env
         except PortalUnavailable as exc:
             self.peer_error = str(exc)
@@ -106,12 +112,13 @@ class Bench:
         if not self.peer_type:
             self.peer_error = self.peer_error or "OBS has no PipeWire screen capture source"
         self.window_env = env
-        self.window = PaintingWindow(env)
+        self.window = PaintingWindow(env, args.paint_every)
         self.roots = [os.getpid(), *compositor_pids]
 
     def source_settings(self, source: str) -> tuple[str, str]:
         if source == "wlcap":
-            return "wlcap_capture", json.dumps({"output": self.args.output, "backend": self.args.backend})
+            return "wlcap_capture", json.dumps({"output": self.args.output, "backend": self.args.backend,
+                                                **json.loads(self.args.wlcap_settings)})
         if source == "pipewire":
             return self.peer_type, json.dumps({"ShowCursor": False})
         return "color_source_v3", json.dumps({"color": 0xFF804080, "width": self.width, "height": self.height})
@@ -169,7 +176,7 @@ class Bench:
         paints = self.window.take_paints()
         if scene != "static" and not paints:  # seen once on a saturated host: measure nothing false
             self.window.stop()
-            self.window = PaintingWindow(self.window_env)
+            self.window = PaintingWindow(self.window_env, self.args.paint_every)
             return {"error": "the test window stopped painting (restarted for the next measurement)"}
         marks = figures.read_marks(marks_path)
         obs_frames = stats_after["obs_total_frames"] - stats_before["obs_total_frames"]
@@ -189,6 +196,8 @@ class Bench:
             "obs_frames": obs_frames,
             **({"peer_log": self.peer_log} if source == "pipewire" else {}),
             "obs_frame_ms": round(stats_after["obs_average_frame_time_ns"] / 1e6, 3),
+            # the frame's own cost, whatever else competes for the CPU: wall time above counts preemption too
+            "render_cpu_ms_per_frame": round(figures.render_cpu_ns(obs_threads) / max(1, obs_frames) / 1e6, 3),
             "obs_lagged_frames": stats_after["obs_lagged_frames"] - stats_before["obs_lagged_frames"],
             "video_render_ms": round(render_ns / calls / 1e6, 3) if calls else None,
             "other_graphics_ms_per_frame": round((probes_after["graphics_ns"] - probes_before["graphics_ns"])
@@ -216,6 +225,8 @@ class Bench:
             "imports_per_frame": per_frame("dmabuf_imports"),
             "uploads_per_frame": round(uploads(probes_before, probes_after, stats_before, stats_after)
                                        / max(1, obs_frames), 3),
+            # what wlcap ran on (backend, format, modifier, sync), as its status line says
+            **({"wlcap_status": self.host.ok("props", "measured")["status"]} if source == "wlcap" else {}),
         }
 
     def close(self) -> None:
@@ -292,9 +303,17 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--paint-every", type=int, default=0, metavar="MS",
+                        help="the window paints at most once every MS ms (default: every frame the compositor asks "
+                             "for); under emulation, a rate the machine can hold")
     parser.add_argument("--canvas", default="", help="OBS's canvas, WxH (default: the output's size); the "
                         "sources are drawn unscaled from the top left")
     parser.add_argument("--backend", default="auto", choices=["auto", "dmabuf", "shm"])
+    parser.add_argument("--wlcap-settings", default="{}", metavar="JSON",
+                        help="more settings for wlcap's source, e.g. '{\"cursor_drawing\": \"compositor\"}'")
+    parser.add_argument("--xdpw", type=Path, default=LIBEXEC / "xdg-desktop-portal-wlr",
+                        help="the xdg-desktop-portal-wlr to run (tools/bench/xdpw/build makes one for a "
+                             "compositor that offers only shared memory)")
     parser.add_argument("--output", default="HEADLESS-1", help="the output both sources capture")
     parser.add_argument("--running", action="store_true",
                         help="use the compositor WAYLAND_DISPLAY names (the guest tier) instead of starting sway")

@@ -59,6 +59,11 @@ def thread_cpu_ns(pid: int) -> dict[str, int]:
     return totals
 
 
+def render_cpu_ns(threads: dict[str, int]) -> int:
+    """CPU of OBS's render thread and of llvmpipe's workers, which run the GL work it submits."""
+    return sum(ns for name, ns in threads.items() if name.startswith(("libobs: graphic", "llvmpipe")))
+
+
 def cpu_between(before: dict[int, int], after: dict[int, int]) -> dict[str, int]:
     """CPU spent (ns) between two `cpu_ns` readings by process name; a process that started in
     between counts whole."""
@@ -139,6 +144,7 @@ def median(values: Iterable[float | None]) -> float | None:
 
 ROWS = [
     ("OBS frame time, ms (render thread per frame)", "obs_frame_ms"),
+    ("OBS render CPU, ms per frame (render thread and llvmpipe's threads)", "render_cpu_ms_per_frame"),
     ("source's video_render, ms per call", "video_render_ms"),
     ("graphics context held outside the render thread, ms per OBS frame", "other_graphics_ms_per_frame"),
     ("CPU of every process, ms per OBS frame", "cpu_ms_per_obs_frame"),
@@ -175,7 +181,8 @@ def cell(values: Sequence[float | None]) -> str:
 def summary(results: Sequence[dict[str, object]], sources: Sequence[str]) -> str:
     """One line per size, fps and scene, the figures that decide, each cell the sources' medians in
     `sources` order."""
-    keys = [("OBS frame, ms", "obs_frame_ms"), ("video_render, ms", "video_render_ms"),
+    keys = [("OBS frame, ms", "obs_frame_ms"), ("OBS render CPU per frame, ms", "render_cpu_ms_per_frame"),
+            ("video_render, ms", "video_render_ms"),
             ("CPU, ms/s", "cpu_ms_per_second"), ("CPU per delivered frame, ms", "cpu_ms_per_delivered"),
             ("delivered/s", "delivered_per_second"), ("latency median, ms", "latency_median_ms"),
             ("latency p95, ms", "latency_p95_ms"), ("imports/frame", "imports_per_frame")]

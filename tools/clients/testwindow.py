@@ -11,6 +11,8 @@ knows what the compositor has been given, and why.
 compositor asks for, until `still`; each paint shows a new code, 1, 2, ... 4095, then 1 again, as the
 colour (R, G, B) = 17 x (bits 8-11, 4-7, 0-3 of the code), and prints `painted CODE NS` with the
 CLOCK_MONOTONIC time of its commit: what a benchmark needs to find when each paint reaches a picture.
+`pace MS` paints at most once every MS milliseconds (0: every frame), for a machine that cannot
+repaint every frame and would otherwise measure nothing but its own saturation.
 
 A COLOUR is `RRGGBB`; with `--ten-bit` the window draws 10 bits a channel (XBGR2101010 where the
 compositor takes it, as GLES2 renderers do, else XRGB2101010) and a COLOUR is `R,G,B`, each 0-1023, so
@@ -96,6 +98,9 @@ class Window:
         self.draws = 0
         self.animated: tuple[int, int, int, int] | None = None
         self.code = 0
+        self.pace_ns = 0
+        self._last_paint_ns = 0
+        self._paint_due_ns: int | None = None  # a frame came before the pace allowed the next paint
         self._frame_callback: Any = None
         self.running = True
         self.surface.commit()  # the initial commit without a buffer asks for a configure
@@ -138,11 +143,17 @@ class Window:
 
     def _frame_done(self, *_args: Any) -> None:
         self._frame_callback = None
+        due = self._last_paint_ns + self.pace_ns
+        if self.animated is not None and time.monotonic_ns() < due:
+            self._paint_due_ns = due
+            return
         self._paint_next()
 
     def _paint_next(self) -> None:
+        self._paint_due_ns = None
         if self.animated is None:
             return
+        self._last_paint_ns = time.monotonic_ns()
         self.code = self.code % 4095 + 1
         colour = "".join(f"{17 * ((self.code >> shift) & 15):02x}" for shift in (8, 4, 0))
         x, y, w, h = self.animated
@@ -220,6 +231,8 @@ class Window:
             self.animate((x, y, w, h))
         elif words[0] == "still":
             self.animated = None
+        elif words[0] == "pace":
+            self.pace_ns = int(words[1]) * 1_000_000
         elif words[0] == "title":
             self.toplevel.set_title(line.split(" ", 1)[1].rstrip("\n"))
             self.display.flush()
@@ -233,17 +246,25 @@ class Window:
     def run(self) -> None:
         fd = self.display.get_fd()
         stdin = sys.stdin.fileno()
+        pending = b""
         while self.running:
             self.display.dispatch(block=False)
             self.display.flush()
-            readable, _, _ = select.select([fd, stdin], [], [], 1.0)
+            timeout = 1.0 if self._paint_due_ns is None else max(0.0, (self._paint_due_ns - time.monotonic_ns()) / 1e9)
+            readable, _, _ = select.select([fd, stdin], [], [], timeout)
+            if self._paint_due_ns is not None and time.monotonic_ns() >= self._paint_due_ns:
+                self._paint_next()
             if fd in readable:
                 self.display.dispatch(block=True)
             if stdin in readable:
-                line = sys.stdin.readline()
-                if not line:
+                # Unbuffered: a line Python's stdin buffer held back would never wake select again.
+                data = os.read(stdin, 65536)
+                if not data:
                     break
-                self.command(line)
+                pending += data
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    self.command(line.decode())
         self.toplevel.destroy()
         self.xdg_surface.destroy()
         self.surface.destroy()

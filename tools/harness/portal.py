@@ -1,6 +1,6 @@
 """The chain OBS's own PipeWire screen capture goes through, started as a desktop session starts it:
 a private D-Bus session bus, PipeWire, WirePlumber, xdg-desktop-portal-wlr (xdpw) and
-xdg-desktop-portal, Debian's packages, each with its log in `dir`.
+xdg-desktop-portal, Debian's packages, each with its log in `dir` (xdpw may be another build of it).
 
 xdpw is told which output to share (`chooser_type=none`, `output_name=`), so no chooser dialog is
 needed; xdg-desktop-portal is told to use xdpw for screen casts (`portals.conf`, and
@@ -37,10 +37,13 @@ def missing_parts() -> list[str]:
 class PortalChain:
     """Started against the compositor `compositor_env` names, sharing the output `output_name`."""
 
-    def __init__(self, compositor_env: dict[str, str], output_name: str, max_fps: int) -> None:
+    def __init__(self, compositor_env: dict[str, str], output_name: str, max_fps: int,
+                 xdpw: Path = LIBEXEC / "xdg-desktop-portal-wlr") -> None:
         missing = missing_parts()
         if missing:
             raise PortalUnavailable("not installed: " + ", ".join(missing))
+        if not xdpw.is_file():
+            raise PortalUnavailable(f"no xdg-desktop-portal-wlr at {xdpw}")
         self.dir = Path(tempfile.mkdtemp(prefix="wlcap-portal-"))
         config_home = self.dir / "config"
         (config_home / "xdg-desktop-portal-wlr").mkdir(parents=True)
@@ -61,7 +64,7 @@ class PortalChain:
             self._start("pipewire", ["pipewire"])
             self._wait(lambda: (Path(self.env["XDG_RUNTIME_DIR"]) / "pipewire-0").exists(), "pipewire's socket")
             self._start("wireplumber", ["wireplumber"])
-            self._start("xdpw", [str(LIBEXEC / "xdg-desktop-portal-wlr"), "-l", "DEBUG", "-r"])
+            self._start("xdpw", [str(xdpw), "-l", "DEBUG", "-r"])
             self._wait(lambda: WLR_BACKEND in self.bus_names(), "xdg-desktop-portal-wlr on the bus")
             self._start("xdg-desktop-portal", [str(LIBEXEC / "xdg-desktop-portal"), "-r"])
             self._wait(lambda: PORTAL in self.bus_names(), "xdg-desktop-portal on the bus")
