@@ -78,6 +78,24 @@ def test_source_shows_the_compositor_pixels_with_no_leaks(sway: SwayHeadless, sh
     assert host.quit() == 0
 
 
+def test_properties_show_what_applies_with_the_status_first(sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
+    """As OBS's own sources do: the screen list for a screen, the window list for a window, who draws
+    the cursor only for a shown cursor on a screen, rarely needed choices in an Advanced group, and
+    the cursor shown by default."""
+    host = obs_factory(sway.env)
+    host.ok("script", str(SCRIPT))
+    host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    everyday = ["status", "target", "output", "cursor", "region", "advanced"]
+    advanced = ["advanced/protocol", "advanced/cursor_drawing", "advanced/backend"]
+    assert host.ok("props", "cap")["shown"] == everyday + advanced
+    host.ok("update", "cap", settings(target="window"))
+    assert host.ok("props", "cap")["shown"] == ["status", "target", "window", "cursor", "region", "advanced",
+                                                "advanced/protocol", "advanced/backend"]
+    host.ok("update", "cap", settings(target="output", cursor=False))
+    assert host.ok("props", "cap")["shown"] == [*everyday, "advanced/protocol", "advanced/backend"]
+    assert host.quit() == 0
+
+
 def test_scaled_source_blends_in_linear_light_and_unscaled_keeps_exact_values(
         fresh_sway: SwayHeadless, obs_factory) -> None:  # type: ignore[no-untyped-def]
     """Drawn pixel for pixel, the source skips sRGB decoding (the values come out the same either way);

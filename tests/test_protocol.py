@@ -90,10 +90,11 @@ def test_obs_status_reports_the_fallback(sway: SwayHeadless, obs_factory) -> Non
     host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
     props = wait_for(host, "cap", lambda p: "fps" in p["status"])
     assert props["status"].endswith(f"wlr-screencopy-unstable-v1 ({FALLBACK})"), props["status"]
-    # OBS draws the cursor by default, from a cursor session wlr-screencopy lacks: it says so.
-    assert "cursor left out of frames: a separate cursor needs ext-image-copy-capture-v1" in props["status"]
-    host.ok("update", "cap", settings(output="HEADLESS-1", backend="shm", cursor=True))
-    props = wait_for(host, "cap", lambda p: "cursor painted into frames" in p["status"])
+    # The cursor is shown by default, drawn by OBS from a cursor session wlr-screencopy lacks: it is
+    # painted into the frames instead, and the status says why; hidden, it is left out.
+    assert "cursor painted into frames: a separate cursor needs ext-image-copy-capture-v1" in props["status"]
+    host.ok("update", "cap", settings(output="HEADLESS-1", backend="shm", cursor=False))
+    props = wait_for(host, "cap", lambda p: "cursor left out of frames" in p["status"])
     assert props["windows"] == []  # sway 1.7 lists no windows (no ext-foreign-toplevel-list)
     host.ok("update", "cap", settings(output="HEADLESS-1", backend="shm", target="window", window="foot"))
     props = wait_for(host, "cap", lambda p: "error" in p["status"])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class SourceSettings:
     output: str = ""
-    cursor: bool = False
+    cursor: bool = True  # as OBS's own screen captures: the C defaults say the same
     backend: str = "auto"
     region: str = ""
     target: str = "output"  # "output" or "window"
@@ -22,7 +22,7 @@ class SourceSettings:
     @classmethod
     def from_json(cls, text: str | None) -> SourceSettings:
         data = json.loads(text) if text else {}
-        return cls(output=str(data.get("output", "")), cursor=bool(data.get("cursor", False)),
+        return cls(output=str(data.get("output", "")), cursor=bool(data.get("cursor", True)),
                    backend=str(data.get("backend", "auto")), region=str(data.get("region", "")).strip(),
                    target=str(data.get("target", "output")), window=str(data.get("window", "")),
                    protocol=str(data.get("protocol", "auto")),

@@ -106,7 +106,7 @@ def test_obs_shows_a_ten_bit_output_in_the_right_colours(ten_bit_desktop: Deskto
     expected = (round(TEN_BIT[0] * 255 / 1023), round(TEN_BIT[1] * 255 / 1023), round(TEN_BIT[2] * 255 / 1023))
     host = launch_wayland_obs(obs_host_binary, ten_bit_desktop.env, WIDTH, HEIGHT, REPO)
     try:
-        host.ok("create", "cap", "wlcap_capture", json.dumps({"backend": backend, "output": OUTPUT}))
+        host.ok("create", "cap", "wlcap_capture", json.dumps({"backend": backend, "output": OUTPUT, "cursor": False}))
         worst = wait_for_colour(host, expected, OBS_TOLERANCE, timeout=90)
         status = host.ok("props", "cap")["status"]
         assert worst <= OBS_TOLERANCE, f"OBS shows {bgra_pixel(host.peek()[0], WIDTH, 0, 0)} for {expected} ({status})"

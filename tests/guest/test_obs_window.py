@@ -24,7 +24,7 @@ WIDTH, HEIGHT = 320, 200
 
 def start_obs(binary: Path, settings: dict[str, str]) -> ObsHost:
     host = launch_obs(binary, WIDTH, HEIGHT)
-    host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
+    host.ok("create", "cap", "wlcap_capture", json.dumps({"cursor": False, **settings}, separators=(",", ":")))
     return host
 
 

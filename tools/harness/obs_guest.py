@@ -64,7 +64,7 @@ def start_obs(binary: Path, create: bool = True, backend: str = "dmabuf", **extr
     set_background(COLOUR)
     host = launch_obs(binary, **extra_env)
     if create:
-        settings = {"backend": backend, "protocol": "wlr"}
+        settings = {"backend": backend, "protocol": "wlr", "cursor": False}  # the pixels are COLOUR's alone
         host.ok("create", "cap", "wlcap_capture", json.dumps(settings, separators=(",", ":")))
     return host
 

@@ -35,7 +35,7 @@ void wlcap_source_set_status(struct wlcap_source *src, const char *status)
 void wlcap_get_defaults(obs_data_t *settings)
 {
 	obs_data_set_default_string(settings, "output", "");
-	obs_data_set_default_bool(settings, "cursor", false);
+	obs_data_set_default_bool(settings, "cursor", true); /* as OBS's own screen captures */
 	obs_data_set_default_string(settings, "cursor_drawing", "obs");
 	obs_data_set_default_string(settings, "backend", "auto");
 	obs_data_set_default_string(settings, "region", "");
@@ -82,22 +82,40 @@ static void add_listed(obs_property_t *list, const char *shared_listing, struct 
 	obs_data_release(settings);
 }
 
-/* The window list: windows are remembered by app id, so that capture resumes when the application
- * opens a window again. */
-static void add_window_properties(obs_properties_t *props, struct wlcap_source *src)
+/* Show what applies to the settings as they are (OBS runs this when the dialog opens and when one
+ * of the properties it is set on changes): the output list for an output, the window list for a
+ * window; who draws the cursor only for a shown cursor on an output (compositors offer cursor
+ * sessions for outputs, not windows). */
+static bool show_what_applies(obs_properties_t *props, obs_property_t *changed, obs_data_t *settings)
 {
-	obs_property_t *target = obs_properties_add_list(props, "target", "Capture", OBS_COMBO_TYPE_LIST,
-			OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(target, "An output", "output");
-	obs_property_list_add_string(target, "A window (ext-image-copy-capture)", "window");
-	obs_property_t *window = obs_properties_add_list(props, "window", "Window", OBS_COMBO_TYPE_LIST,
-			OBS_COMBO_FORMAT_STRING);
-	add_listed(window, window_list, src, "window", false, "not open");
-	obs_property_t *protocol = obs_properties_add_list(props, "protocol", "Protocol", OBS_COMBO_TYPE_LIST,
+	UNUSED_PARAMETER(changed);
+	const bool window = strcmp(obs_data_get_string(settings, "target"), "window") == 0;
+	obs_property_set_visible(obs_properties_get(props, "output"), !window);
+	obs_property_set_visible(obs_properties_get(props, "window"), window);
+	obs_property_set_visible(obs_properties_get(props, "cursor_drawing"),
+			!window && obs_data_get_bool(settings, "cursor"));
+	return true;
+}
+
+/* Choices most people never need, in a group of their own below the everyday ones. */
+static obs_properties_t *advanced_properties(void)
+{
+	obs_properties_t *advanced = obs_properties_create();
+	obs_property_t *protocol = obs_properties_add_list(advanced, "protocol", "Capture protocol", OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
 	obs_property_list_add_string(protocol, "Automatic (ext-image-copy-capture, else wlr-screencopy)", "auto");
-	obs_property_list_add_string(protocol, "ext-image-copy-capture-v1", "ext");
-	obs_property_list_add_string(protocol, "wlr-screencopy", "wlr");
+	obs_property_list_add_string(protocol, "ext-image-copy-capture-v1 only", "ext");
+	obs_property_list_add_string(protocol, "wlr-screencopy only", "wlr");
+	obs_property_t *drawing = obs_properties_add_list(advanced, "cursor_drawing", "Cursor drawn by",
+			OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(drawing, "OBS (shown or hidden at once, no new capture)", "obs");
+	obs_property_list_add_string(drawing, "The compositor (painted into each frame)", "compositor");
+	obs_property_t *backend = obs_properties_add_list(advanced, "backend", "Frame memory", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(backend, "Automatic (GPU buffers, else shared memory)", "auto");
+	obs_property_list_add_string(backend, "GPU buffers (DMA-BUF) only", "dmabuf");
+	obs_property_list_add_string(backend, "Shared memory only", "shm");
+	return advanced;
 }
 
 obs_properties_t *wlcap_get_properties(void *data)
@@ -105,24 +123,7 @@ obs_properties_t *wlcap_get_properties(void *data)
 	struct wlcap_source *src = data;
 	obs_properties_t *props = obs_properties_create();
 
-	add_window_properties(props, src);
-	obs_property_t *output = obs_properties_add_list(props, "output", "Output", OBS_COMBO_TYPE_LIST,
-			OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(output, "First output", "");
-	add_listed(output, output_list, src, "output", true, "not connected"); /* remembered while unplugged */
-
-	obs_properties_add_bool(props, "cursor", "Show cursor");
-	obs_property_t *drawing = obs_properties_add_list(props, "cursor_drawing", "Cursor drawn by",
-			OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(drawing, "OBS (cursor session: shown or hidden without a new capture)", "obs");
-	obs_property_list_add_string(drawing, "The compositor (painted into each frame)", "compositor");
-	obs_property_t *backend = obs_properties_add_list(props, "backend", "Buffers", OBS_COMBO_TYPE_LIST,
-			OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(backend, "Automatic (DMA-BUF, else shared memory)", "auto");
-	obs_property_list_add_string(backend, "DMA-BUF only", "dmabuf");
-	obs_property_list_add_string(backend, "Shared memory only", "shm");
-	obs_properties_add_text(props, "region", "Region (\"X,Y WxH\", empty: whole output)", OBS_TEXT_DEFAULT);
-
+	/* First, where it is seen without scrolling: what the source is doing, or what went wrong. */
 	char status[600] = "Status: -";
 	if (src) {
 		pthread_mutex_lock(&src->lock);
@@ -130,5 +131,23 @@ obs_properties_t *wlcap_get_properties(void *data)
 		pthread_mutex_unlock(&src->lock);
 	}
 	obs_properties_add_text(props, "status", status, OBS_TEXT_INFO);
+
+	obs_property_t *target = obs_properties_add_list(props, "target", "Capture", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(target, "A screen", "output");
+	obs_property_list_add_string(target, "A window", "window");
+	obs_property_set_modified_callback(target, show_what_applies);
+	obs_property_t *output = obs_properties_add_list(props, "output", "Screen", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	obs_property_list_add_string(output, "The first one", "");
+	add_listed(output, output_list, src, "output", true, "not connected"); /* remembered while unplugged */
+	/* Windows are remembered by app id, so that capture resumes when the application opens one again. */
+	obs_property_t *window = obs_properties_add_list(props, "window", "Window", OBS_COMBO_TYPE_LIST,
+			OBS_COMBO_FORMAT_STRING);
+	add_listed(window, window_list, src, "window", false, "not open");
+	obs_property_t *cursor = obs_properties_add_bool(props, "cursor", "Show cursor");
+	obs_property_set_modified_callback(cursor, show_what_applies);
+	obs_properties_add_text(props, "region", "Region (X,Y WxH in pixels; empty: all of it)", OBS_TEXT_DEFAULT);
+	obs_properties_add_group(props, "advanced", "Advanced", OBS_GROUP_NORMAL, advanced_properties());
 	return props;
 }

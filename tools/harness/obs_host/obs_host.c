@@ -11,7 +11,7 @@
  *   scale NAME FACTOR      scale its scene item (from the top left, no scale filter)
  *   release NAME           release the source (destroyed)
  *   size NAME              its width and height
- *   props NAME             its properties: the output and window lists and the status text
+ *   props NAME             its properties: the output and window lists, the status text, the names shown
  *   grab PATH FRAMES       wait FRAMES composed frames, write the last one (BGRA) to PATH
  *   stats NAME             the source's "get_stats" proc (render figures) and OBS's frame times
  *   types                  the input source types
@@ -146,16 +146,33 @@ static void list_values(obs_properties_t *props, const char *name, char *items, 
 	}
 }
 
+/* The names of the properties the dialog shows, in its order, as JSON strings; a group's own as
+ * "GROUP/NAME". What is hidden (obs_property_set_visible, after the modified callbacks ran) is left out. */
+static size_t shown_names(obs_properties_t *props, const char *group, char *out, size_t size, size_t o)
+{
+	for (obs_property_t *p = obs_properties_first(props); p && o < size; obs_property_next(&p)) {
+		if (!obs_property_visible(p))
+			continue;
+		o += snprintf(out + o, size - o, "%s\"%s%s%s\"", o ? "," : "", group, *group ? "/" : "",
+				obs_property_name(p));
+		if (obs_property_get_type(p) == OBS_PROPERTY_GROUP && o < size)
+			o = shown_names(obs_property_group_content(p), obs_property_name(p), out, size, o);
+	}
+	return o;
+}
+
 static void do_props(int i)
 {
 	obs_properties_t *props = obs_source_properties(sources[i].source);
-	char items[4096], windows[4096], status[1024] = "";
+	char items[4096], windows[4096], status[1024] = "", shown[1024] = "";
 	list_values(props, "output", items, sizeof(items));
 	list_values(props, "window", windows, sizeof(windows));
+	shown_names(props, "", shown, sizeof(shown), 0);
 	obs_property_t *status_prop = obs_properties_get(props, "status");
 	if (status_prop)
 		json_string(status, sizeof(status), obs_property_description(status_prop));
-	reply("{\"ok\":true,\"outputs\":[%s],\"windows\":[%s],\"status\":\"%s\"}", items, windows, status);
+	reply("{\"ok\":true,\"outputs\":[%s],\"windows\":[%s],\"status\":\"%s\",\"shown\":[%s]}", items, windows,
+			status, shown);
 	obs_properties_destroy(props);
 }
 
