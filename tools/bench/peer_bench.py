@@ -117,8 +117,9 @@ class Bench:
 
     def source_settings(self, source: str) -> tuple[str, str]:
         if source == "wlcap":
+            # no cursor on either side, as the peer's settings say: the figures compare captures
             return "wlcap_capture", json.dumps({"output": self.args.output, "backend": self.args.backend,
-                                                **json.loads(self.args.wlcap_settings)})
+                                                "cursor": False, **json.loads(self.args.wlcap_settings)})
         if source == "pipewire":
             return self.peer_type, json.dumps({"ShowCursor": False})
         return "color_source_v3", json.dumps({"color": 0xFF804080, "width": self.width, "height": self.height})
