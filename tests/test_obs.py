@@ -73,7 +73,7 @@ def test_source_shows_the_compositor_pixels_with_no_leaks(sway: SwayHeadless, sh
     assert "HEADLESS-1" in props["status"] and "XRGB8888" in props["status"]
     assert "HEADLESS-1" in props["outputs"]
     log = host.log()
-    assert "[wlcap] registered source type wlcap_capture" in log
+    assert "[wlcap] registered source type wlcap_capture through OBS's module loader" in log
     assert "Traceback" not in log
     assert host.quit() == 0
 
@@ -85,14 +85,23 @@ def test_properties_show_what_applies_with_the_status_first(sway: SwayHeadless, 
     host = obs_factory(sway.env)
     host.ok("script", str(SCRIPT))
     host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="shm"))
+    props = wait_for(host, "cap", lambda p: ": shm, " in p["headline"])
+    # The status is one short line; how the source captures is in the Advanced group and the log.
+    assert props["headline"].startswith("Status: capturing HEADLESS-1: shm, ") and len(props["headline"]) <= 60
+    details = props["status"].split("\n", 1)[1]
+    assert "XRGB8888" in details and "wlr-screencopy" in details and "\n" not in details
+    assert f"[wlcap] HEADLESS-1: {details}" in host.log()
     everyday = ["status", "target", "output", "cursor", "region", "advanced"]
-    advanced = ["advanced/protocol", "advanced/cursor_drawing", "advanced/backend"]
-    assert host.ok("props", "cap")["shown"] == everyday + advanced
+    advanced = ["advanced/details", "advanced/protocol", "advanced/cursor_drawing", "advanced/backend"]
+    assert props["shown"] == everyday + advanced
     host.ok("update", "cap", settings(target="window"))
-    assert host.ok("props", "cap")["shown"] == ["status", "target", "window", "cursor", "region", "advanced",
-                                                "advanced/protocol", "advanced/backend"]
+    props = wait_for(host, "cap", lambda p: "fps" not in p["headline"])  # no window chosen: nothing captured
+    assert props["shown"] == ["status", "target", "window", "cursor", "region", "advanced", "advanced/protocol",
+                              "advanced/backend"]
     host.ok("update", "cap", settings(target="output", cursor=False))
-    assert host.ok("props", "cap")["shown"] == [*everyday, "advanced/protocol", "advanced/backend"]
+    wait_for(host, "cap", lambda p: ": shm, " in p["headline"])
+    assert host.ok("props", "cap")["shown"] == [*everyday, "advanced/details", "advanced/protocol",
+                                                "advanced/backend"]
     assert host.quit() == 0
 
 
@@ -277,7 +286,7 @@ def test_shared_memory_needs_no_fences_and_every_frame_comes_back_once(fresh_swa
     host.ok("script", str(SCRIPT))
     host.ok("create", "cap", "wlcap_capture", settings(output="HEADLESS-1", backend="auto"))
     props = wait_for(host, "cap", lambda p: "copied" in p["status"])
-    assert ": shm (" in props["status"] and "copied (no fences needed)" in props["status"], props["status"]
+    assert ": shm, " in props["headline"] and "copied (no fences needed)" in props["status"], props["status"]
     deadline = time.monotonic() + 15
     with changing_screen(sway):  # the source captures only what changed
         while host.ok("stats", "cap")["frames_shown"] < 10 and time.monotonic() < deadline:

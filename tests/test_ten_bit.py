@@ -68,5 +68,5 @@ def test_obs_shows_a_ten_bit_output_in_the_right_colours(ten_bit_sway: SwayHeadl
     worst = wait_for_colour(host, expected, OBS_TOLERANCE, timeout=20)
     status = wait_for(host, "cap", lambda props: "XRGB2101010" in props["status"])["status"]
     assert worst <= OBS_TOLERANCE, f"OBS shows {bgra_pixel(host.peek()[0], WIDTH, 0, 0)} for {expected} ({status})"
-    assert ": shm (" in status, status
+    assert ": shm, " in status and "\nshm: " in status, status
     assert host.quit() == 0

@@ -1,4 +1,4 @@
-"""The `wlcap` command line: outputs, windows, screenshot, stream, bench.
+"""The `wlcap` command line: outputs, windows, screenshot, stream, bench, obs (install, uninstall).
 
 Every failure a user can cause or meet (no compositor, no screencopy, unknown output, bad region,
 a failed frame) prints one line on stderr and exits with status 2; never a traceback.
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from capture.cli import bench
+from capture.cli import bench, obs_install
 from capture.errors import WlcapError
 from capture.image import encode_png
 from capture.options import Backend, CaptureOptions, CaptureProtocol, CursorMode
@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-touch", action="store_true", help="the consumer does not read the frames' pages")
     capture_args(p)
     p.set_defaults(func=cmd_bench)
+
+    obs_install.add_parser(sub)
     return parser
 
 

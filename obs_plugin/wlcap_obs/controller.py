@@ -39,6 +39,7 @@ class SourceController:
         self._ladder_logged = 0  # ladder.history lines already in the OBS log
         self._error: str | None = None
         self._logged_error: str | None = None
+        self._logged_details = ""  # the status's details last logged, for this stream
         self._next_retry = 0.0
         self._shown_at_last_watch = (0, time.monotonic())
         # Called from the capture thread when the stream ends, so the watchdog acts at once.
@@ -150,6 +151,7 @@ class SourceController:
         self._stream = stream
         self._error = None
         self._logged_error = None
+        self._logged_details = ""
         stream.start()
         summary = stream.session.summary
         native.log(native.LOG_INFO, f"capturing {stream.session.source_name} with {summary.protocol} "
@@ -225,9 +227,14 @@ class SourceController:
         summary = session.summary
         target = summary.output_name or session.source_name  # a window's current title
         rejection = self.handle.last_rejection() if stats.frames_rejected else ""
-        self._set_status(status.capturing(target, summary, self.fps, self.settings.cursor, stats.frames_rejected,
-                                          rejection))
+        now_status = status.capturing(target, summary, self.fps, stats.frames_shown, self.settings.cursor,
+                                      stats.frames_rejected, rejection)
+        # How it captures, logged once the buffers are settled and whenever that changes.
+        if summary.backend is not None and now_status.details != self._logged_details:
+            native.log(native.LOG_INFO, f"{target}: {now_status.details}")
+            self._logged_details = now_status.details
+        self._set_status(now_status.headline, now_status.details)
 
-    def _set_status(self, text: str) -> None:
-        self.status = text
-        self.handle.set_status(text)
+    def _set_status(self, text: str, details: str = "") -> None:
+        self.status = f"{text}\n{details}" if details else text
+        self.handle.set_status(text, details)

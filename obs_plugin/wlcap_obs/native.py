@@ -106,8 +106,9 @@ class SourceHandle:
     def set_wake_fd(self, fd: int) -> None:
         lib.wlcap_source_set_wake_fd(self.pointer, fd)
 
-    def set_status(self, status: str) -> None:
-        lib.wlcap_source_set_status(self.pointer, status.encode(errors="replace"))
+    def set_status(self, status: str, details: str = "") -> None:
+        """`status`: the line the properties show first; `details`: how, shown in the Advanced group."""
+        lib.wlcap_source_set_status(self.pointer, status.encode(errors="replace"), details.encode(errors="replace"))
 
     def render_clock(self) -> tuple[int, int]:
         """OBS's last tick of this source and its frame period (CLOCK_MONOTONIC ns; 0 unknown), for

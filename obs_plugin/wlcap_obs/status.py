@@ -1,6 +1,10 @@
-"""The status line a wlcap source shows in its properties: what it captures and how, in one sentence."""
+"""The status a wlcap source shows in its properties: a short line first (what it captures, at what
+rate, in which memory, frames refused), and the details of how (why that memory, format, sync,
+cursor, protocol and why) in the Advanced group and the log."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from capture import SessionSummary
 from capture.buffers.formats import describe, describe_modifier
@@ -27,17 +31,28 @@ def describe_cursor(summary: SessionSummary, shown: bool) -> str:
     return "cursor painted by the compositor" if shown else "cursor left out"
 
 
-def capturing(target: str, summary: SessionSummary, fps: float, cursor_shown: bool, rejected: int,
-              last_rejection: str) -> str:
+@dataclass(frozen=True)
+class Status:
+    headline: str
+    details: str
+
+
+def capturing(target: str, summary: SessionSummary, fps: float, frames_shown: int, cursor_shown: bool,
+              rejected: int, last_rejection: str) -> Status:
+    """`fps`: frames shown a second lately; an unchanged screen sends none, which is said, so that
+    0 fps does not look like a fault."""
     backend = summary.backend.value if summary.backend else "negotiating"
     fmt = describe(summary.format) if summary.format is not None else "-"
     modifier = f" modifier {describe_modifier(summary.modifier)}" if summary.modifier is not None else ""
-    reason = f" ({summary.backend_reason})" if summary.backend_reason else ""
+    reason = f"{backend}: {summary.backend_reason}, " if summary.backend_reason else ""
     sync = ""
     if summary.backend is BufferKind.DMABUF:
         sync = ", " + describe_sync(*native.sync_status())
     elif summary.backend is BufferKind.SHM:
         sync = ", copied (no fences needed)"
-    refused = f", {rejected} frames not shown ({last_rejection})" if rejected else ""
-    return (f"capturing {target}: {backend}{reason}, {fmt}{modifier}{sync}, {fps:.1f} fps, "
-            f"{describe_cursor(summary, cursor_shown)}, {summary.protocol} ({summary.protocol_reason}){refused}")
+    refused = f", {rejected} frames not shown" if rejected else ""
+    last_refused = f"; last frame not shown: {last_rejection}" if rejected else ""
+    still = " (no change)" if frames_shown and fps < 0.05 else ""
+    return Status(f"capturing {target}: {backend}, {fps:.1f} fps{still}{refused}",
+                  f"{reason}{fmt}{modifier}{sync}, {describe_cursor(summary, cursor_shown)}, "
+                  f"{summary.protocol} ({summary.protocol_reason}){last_refused}")

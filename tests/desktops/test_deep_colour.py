@@ -110,7 +110,7 @@ def test_obs_shows_a_ten_bit_output_in_the_right_colours(ten_bit_desktop: Deskto
         worst = wait_for_colour(host, expected, OBS_TOLERANCE, timeout=90)
         status = host.ok("props", "cap")["status"]
         assert worst <= OBS_TOLERANCE, f"OBS shows {bgra_pixel(host.peek()[0], WIDTH, 0, 0)} for {expected} ({status})"
-        assert f": {backend} (" in status and "2101010" in status, status
+        assert f": {backend}, " in status and "2101010" in status, status
         record("sway", **{f"ten_bit_obs_{backend}": status.split(", ")[1]})
     finally:
         host.cleanup()

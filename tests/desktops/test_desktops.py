@@ -425,7 +425,7 @@ def test_obs_shows_the_screen(screen: Screen, backend: str, obs_host_binary: Pat
         status = host.ok("props", "cap")["status"]
         save_png(np.ascontiguousarray(shown), f"{screen.name}-obs-{backend}.png")
         assert worst <= OBS_TOLERANCE, f"OBS's output differs from grim's screen by up to {worst} ({status})"
-        assert f": {backend} (" in status and "capturing" in status, status
+        assert f": {backend}, " in status and "capturing" in status, status
         stats = host.ok("stats", "cap")
         assert stats["frames_rejected"] == 0, stats
         if backend == "dmabuf":

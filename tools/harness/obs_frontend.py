@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -72,13 +73,16 @@ Preset=ultrafast
 """
 
 
+NOT_READY = 207  # obs-websocket's RequestStatus::NotReady
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def scene_collection(script: Path) -> dict[str, Any]:
+def scene_collection(scripts: Sequence[Path]) -> dict[str, Any]:
     return {
         "name": "wlcap",
         "current_scene": "Scene",
@@ -86,7 +90,7 @@ def scene_collection(script: Path) -> dict[str, Any]:
         "scene_order": [{"name": "Scene"}],
         "sources": [{"id": "scene", "versioned_id": "scene", "name": "Scene",
                      "settings": {"items": [], "id_counter": 0}}],
-        "modules": {"scripts-tool": [{"path": str(script), "settings": {}}]},
+        "modules": {"scripts-tool": [{"path": str(script), "settings": {}} for script in scripts]},
         "groups": [],
         "transitions": [],
         "current_transition": "Fade",
@@ -94,23 +98,32 @@ def scene_collection(script: Path) -> dict[str, Any]:
     }
 
 
-class ObsApp:
-    def __init__(self, env: dict[str, str], script: Path, record_dir: Path, width: int, height: int) -> None:
-        self.display = env["DISPLAY"]
-        self.home = Path(tempfile.mkdtemp(prefix="wlcap-obs-home-"))
-        self.port = free_port()
-        config = self.home / ".config" / "obs-studio"
-        (config / "basic" / "scenes").mkdir(parents=True)
-        (config / "basic" / "profiles" / "wlcap").mkdir(parents=True)
-        (config / "global.ini").write_text(GLOBAL_INI.format(port=self.port))
-        (config / "basic" / "profiles" / "wlcap" / "basic.ini").write_text(
-            BASIC_INI.format(width=width, height=height, record_dir=record_dir))
-        (config / "basic" / "scenes" / "wlcap.json").write_text(json.dumps(scene_collection(script)))
-        self.stdout = open(self.home / "obs.out", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(["obs", "--multi"], env=dict(env, HOME=str(self.home)),
-                                        stdout=self.stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        cwd=str(self.home))
-        self.ws = self._connect(timeout=60)
+def write_websocket_settings(config: Path, port: int) -> None:
+    """obs-websocket 5.5 and later (OBS 31+) read their settings from plugin_config; OBS 29's from
+    global.ini's [OBSWebSocket], which the caller writes."""
+    path = config / "plugin_config" / "obs-websocket" / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"first_load": False, "server_enabled": True, "server_port": port,
+                                "alerts_enabled": False, "auth_required": False, "server_password": ""}))
+
+
+class ObsProcess:
+    """The OBS app started on a HOME whose configuration (`config`, its obs-studio folder) has
+    obs-websocket listening on `port`, and driven through it. `close` closes OBS's main window as a
+    user would; the default is X11's WM_DELETE_WINDOW on env's DISPLAY (on Wayland it takes the
+    compositor's way)."""
+
+    def __init__(self, env: dict[str, str], config: Path, port: int, *, close: Callable[[], object] | None = None,
+                 start_timeout: float = 60) -> None:
+        display = env.get("DISPLAY", "")
+        self.close_main_window = close or (lambda: close_windows(display, "OBS "))
+        self.config, self.port = config, port
+        self.out = Path(env["HOME"]) / f"obs-{port}.out"
+        self.stdout = open(self.out, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(["obs", "--multi"], env=env, stdout=self.stdout, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, cwd=env["HOME"])
+        self.ws = self._connect(timeout=start_timeout)
+        self._wait_until_ready(timeout=start_timeout)
 
     def _connect(self, timeout: float) -> websocket.WebSocket:
         deadline = time.monotonic() + timeout
@@ -120,9 +133,10 @@ class ObsApp:
             try:
                 ws = websocket.create_connection(f"ws://127.0.0.1:{self.port}", timeout=30)
                 break
-            except OSError:
+            except OSError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"obs-websocket did not come up: {self.log()[-2000:]}") from None
+                    raise RuntimeError(f"obs-websocket did not come up on port {self.port} ({exc}): "
+                                       f"{self.log()[-2000:]}") from None
                 time.sleep(0.3)
         json.loads(ws.recv())  # Hello (op 0)
         ws.send(json.dumps({"op": 1, "d": {"rpcVersion": 1}}))  # Identify, no authentication
@@ -130,21 +144,35 @@ class ObsApp:
         assert identified["op"] == 2, identified
         return ws
 
-    def request(self, request_type: str, **data: Any) -> dict[str, Any]:
+    def try_request(self, request_type: str, **data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(requestStatus, responseData) of a request that may fail."""
         request_id = str(uuid.uuid4())
         self.ws.send(json.dumps({"op": 6, "d": {"requestType": request_type, "requestId": request_id,
                                                 "requestData": data}}))
         while True:
             message = json.loads(self.ws.recv())
             if message["op"] == 7 and message["d"]["requestId"] == request_id:
-                status = message["d"]["requestStatus"]
-                if not status["result"]:
-                    raise RuntimeError(f"{request_type} failed: {status}")
-                return message["d"].get("responseData") or {}
+                return message["d"]["requestStatus"], message["d"].get("responseData") or {}
+
+    def request(self, request_type: str, **data: Any) -> dict[str, Any]:
+        status, response = self.try_request(request_type, **data)
+        if not status["result"]:
+            raise RuntimeError(f"{request_type} failed: {status}")
+        return response
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        """obs-websocket listens before OBS has loaded its scenes, and answers "not ready" till then."""
+        deadline = time.monotonic() + timeout
+        while (status := self.try_request("GetSceneList")[0])["code"] == NOT_READY:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"OBS was not ready in {timeout} s: {self.log()[-2000:]}")
+            time.sleep(0.5)
+        if not status["result"]:
+            raise RuntimeError(f"GetSceneList failed: {status}")
 
     def log(self) -> str:
-        logs = sorted((self.home / ".config" / "obs-studio" / "logs").glob("*.txt"))
-        return logs[-1].read_text(errors="replace") if logs else (self.home / "obs.out").read_text(errors="replace")
+        logs = sorted((self.config / "logs").glob("*.txt"))
+        return logs[-1].read_text(errors="replace") if logs else self.out.read_text(errors="replace")
 
     def stop(self, timeout: float = 30) -> int:
         """Close OBS's main window as a user does; returns OBS's exit status. `stop_method` says
@@ -152,7 +180,7 @@ class ObsApp:
         with contextlib.suppress(OSError):
             self.ws.close()
         self.stop_method = "window close"
-        for method, ask in (("window close", lambda: close_windows(self.display, "OBS ")),
+        for method, ask in (("window close", self.close_main_window),
                             ("SIGINT", lambda: self.process.send_signal(signal.SIGINT)),
                             ("SIGTERM", self.process.terminate), ("SIGKILL", self.process.kill)):
             self.stop_method = method
@@ -165,6 +193,28 @@ class ObsApp:
                 continue
         self.stdout.close()
         return status
+
+
+class ObsApp(ObsProcess):
+    """OBS on a fresh HOME of its own: a profile at width x height recording into record_dir, and a
+    scene collection with one empty scene that loads `script` (and `extra_scripts`)."""
+
+    def __init__(self, env: dict[str, str], script: Path, record_dir: Path, width: int, height: int, *,
+                 extra_scripts: Sequence[Path] = (), close: Callable[[], object] | None = None,
+                 start_timeout: float = 60) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="wlcap-obs-home-"))
+        port = free_port()
+        config = self.home / ".config" / "obs-studio"
+        (config / "basic" / "scenes").mkdir(parents=True)
+        (config / "basic" / "profiles" / "wlcap").mkdir(parents=True)
+        # OBS 31 and later read the frontend's settings from user.ini; OBS 29 from global.ini.
+        for ini in ("global.ini", "user.ini"):
+            (config / ini).write_text(GLOBAL_INI.format(port=port))
+        write_websocket_settings(config, port)
+        (config / "basic" / "profiles" / "wlcap" / "basic.ini").write_text(
+            BASIC_INI.format(width=width, height=height, record_dir=record_dir))
+        (config / "basic" / "scenes" / "wlcap.json").write_text(json.dumps(scene_collection([script, *extra_scripts])))
+        super().__init__(dict(env, HOME=str(self.home)), config, port, close=close, start_timeout=start_timeout)
 
 
 def obs_env(wayland_env: dict[str, str], display: str) -> dict[str, str]:

@@ -127,7 +127,7 @@ size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, si
 void wlcap_source_clear(struct wlcap_source *src);
 /* An eventfd to write to when tokens are returned (the capture thread's wake-up); duplicated. -1: none. */
 void wlcap_source_set_wake_fd(struct wlcap_source *src, int fd);
-void wlcap_source_set_status(struct wlcap_source *src, const char *status);
+void wlcap_source_set_status(struct wlcap_source *src, const char *status, const char *details);
 void wlcap_source_get_stats(struct wlcap_source *src, struct wlcap_render_stats *out);
 /* When OBS last ticked the source (CLOCK_MONOTONIC ns; 0 before the first): OBS renders right after
  * each tick, once a frame period; the capture thread times its requests on it. */

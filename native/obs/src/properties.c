@@ -25,10 +25,11 @@ void wlcap_set_window_list(const char *list)
 	pthread_mutex_unlock(&listing_lock);
 }
 
-void wlcap_source_set_status(struct wlcap_source *src, const char *status)
+void wlcap_source_set_status(struct wlcap_source *src, const char *status, const char *details)
 {
 	pthread_mutex_lock(&src->lock);
 	snprintf(src->status, sizeof(src->status), "%s", status);
+	snprintf(src->details, sizeof(src->details), "%s", details);
 	pthread_mutex_unlock(&src->lock);
 }
 
@@ -97,24 +98,27 @@ static bool show_what_applies(obs_properties_t *props, obs_property_t *changed, 
 	return true;
 }
 
-/* Choices most people never need, in a group of their own below the everyday ones. */
-static obs_properties_t *advanced_properties(void)
+/* Choices most people never need, in a group of their own below the everyday ones, after how the
+ * source captures (`details`: buffers and why, format, sync, cursor, protocol and why). */
+static obs_properties_t *advanced_properties(const char *details)
 {
 	obs_properties_t *advanced = obs_properties_create();
-	obs_property_t *protocol = obs_properties_add_list(advanced, "protocol", "Capture protocol", OBS_COMBO_TYPE_LIST,
+	if (*details)
+		obs_properties_add_text(advanced, "details", details, OBS_TEXT_INFO);
+	obs_property_t *protocol = obs_properties_add_list(advanced, "protocol", T("Protocol"), OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(protocol, "Automatic (ext-image-copy-capture, else wlr-screencopy)", "auto");
-	obs_property_list_add_string(protocol, "ext-image-copy-capture-v1 only", "ext");
-	obs_property_list_add_string(protocol, "wlr-screencopy only", "wlr");
-	obs_property_t *drawing = obs_properties_add_list(advanced, "cursor_drawing", "Cursor drawn by",
+	obs_property_list_add_string(protocol, T("Protocol.Auto"), "auto");
+	obs_property_list_add_string(protocol, T("Protocol.Ext"), "ext");
+	obs_property_list_add_string(protocol, T("Protocol.Wlr"), "wlr");
+	obs_property_t *drawing = obs_properties_add_list(advanced, "cursor_drawing", T("CursorDrawing"),
 			OBS_COMBO_TYPE_LIST, OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(drawing, "OBS (shown or hidden at once, no new capture)", "obs");
-	obs_property_list_add_string(drawing, "The compositor (painted into each frame)", "compositor");
-	obs_property_t *backend = obs_properties_add_list(advanced, "backend", "Frame memory", OBS_COMBO_TYPE_LIST,
+	obs_property_list_add_string(drawing, T("CursorDrawing.Obs"), "obs");
+	obs_property_list_add_string(drawing, T("CursorDrawing.Compositor"), "compositor");
+	obs_property_t *backend = obs_properties_add_list(advanced, "backend", T("Backend"), OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(backend, "Automatic (GPU buffers, else shared memory)", "auto");
-	obs_property_list_add_string(backend, "GPU buffers (DMA-BUF) only", "dmabuf");
-	obs_property_list_add_string(backend, "Shared memory only", "shm");
+	obs_property_list_add_string(backend, T("Backend.Auto"), "auto");
+	obs_property_list_add_string(backend, T("Backend.Dmabuf"), "dmabuf");
+	obs_property_list_add_string(backend, T("Backend.Shm"), "shm");
 	return advanced;
 }
 
@@ -123,31 +127,35 @@ obs_properties_t *wlcap_get_properties(void *data)
 	struct wlcap_source *src = data;
 	obs_properties_t *props = obs_properties_create();
 
-	/* First, where it is seen without scrolling: what the source is doing, or what went wrong. */
-	char status[600] = "Status: -";
+	/* First, where it is seen without scrolling: what the source is doing, or what went wrong, in a
+	 * line; how it does it is in the Advanced group (and in the log). */
+	char status[600];
+	snprintf(status, sizeof(status), "%s: -", T("Status"));
+	char details[512] = "";
 	if (src) {
 		pthread_mutex_lock(&src->lock);
-		snprintf(status, sizeof(status), "Status: %s", src->status);
+		snprintf(status, sizeof(status), "%s: %s", T("Status"), src->status);
+		snprintf(details, sizeof(details), "%s", src->details);
 		pthread_mutex_unlock(&src->lock);
 	}
 	obs_properties_add_text(props, "status", status, OBS_TEXT_INFO);
 
-	obs_property_t *target = obs_properties_add_list(props, "target", "Capture", OBS_COMBO_TYPE_LIST,
+	obs_property_t *target = obs_properties_add_list(props, "target", T("Target"), OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(target, "A screen", "output");
-	obs_property_list_add_string(target, "A window", "window");
+	obs_property_list_add_string(target, T("Target.Output"), "output");
+	obs_property_list_add_string(target, T("Target.Window"), "window");
 	obs_property_set_modified_callback(target, show_what_applies);
-	obs_property_t *output = obs_properties_add_list(props, "output", "Screen", OBS_COMBO_TYPE_LIST,
+	obs_property_t *output = obs_properties_add_list(props, "output", T("Output"), OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
-	obs_property_list_add_string(output, "The first one", "");
-	add_listed(output, output_list, src, "output", true, "not connected"); /* remembered while unplugged */
+	obs_property_list_add_string(output, T("Output.First"), "");
+	add_listed(output, output_list, src, "output", true, T("Output.Absent")); /* remembered while unplugged */
 	/* Windows are remembered by app id, so that capture resumes when the application opens one again. */
-	obs_property_t *window = obs_properties_add_list(props, "window", "Window", OBS_COMBO_TYPE_LIST,
+	obs_property_t *window = obs_properties_add_list(props, "window", T("Window"), OBS_COMBO_TYPE_LIST,
 			OBS_COMBO_FORMAT_STRING);
-	add_listed(window, window_list, src, "window", false, "not open");
-	obs_property_t *cursor = obs_properties_add_bool(props, "cursor", "Show cursor");
+	add_listed(window, window_list, src, "window", false, T("Window.Absent"));
+	obs_property_t *cursor = obs_properties_add_bool(props, "cursor", T("Cursor"));
 	obs_property_set_modified_callback(cursor, show_what_applies);
-	obs_properties_add_text(props, "region", "Region (X,Y WxH in pixels; empty: all of it)", OBS_TEXT_DEFAULT);
-	obs_properties_add_group(props, "advanced", "Advanced", OBS_GROUP_NORMAL, advanced_properties());
+	obs_properties_add_text(props, "region", T("Region"), OBS_TEXT_DEFAULT);
+	obs_properties_add_group(props, "advanced", T("Advanced"), OBS_GROUP_NORMAL, advanced_properties(details));
 	return props;
 }

@@ -54,7 +54,7 @@ void wlcap_log(int level, const char *message)
 static const char *wlcap_get_name(void *type_data)
 {
 	UNUSED_PARAMETER(type_data);
-	return "Wayland Capture (wlcap)";
+	return T("WlcapCapture");
 }
 
 static void *wlcap_create(obs_data_t *settings, obs_source_t *source)
@@ -171,10 +171,17 @@ bool wlcap_obs_register(void)
 		wlcap_logf(LOG_INFO, "source type %s enabled again", SOURCE_ID);
 		return true;
 	}
-	obs_register_source(&wlcap_source_info);
+	if (!wlcap_module_register()) {
+		wlcap_register_source_type();
+		wlcap_logf(LOG_INFO, "registered source type %s", SOURCE_ID);
+	}
 	registered = true;
-	wlcap_logf(LOG_INFO, "registered source type %s", SOURCE_ID);
 	return true;
+}
+
+void wlcap_register_source_type(void)
+{
+	obs_register_source(&wlcap_source_info);
 }
 
 void wlcap_obs_unregister(void)

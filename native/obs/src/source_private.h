@@ -1,6 +1,7 @@
 /* The "wlcap_capture" OBS source's own state, shared by the files that make it, one job each:
  *
  *   source.c       the obs_source_info callbacks, registration, the live sources
+ *   module.c       the shim as an OBS module: the type is registered through libobs' module loader
  *   events.c       source events queued for the Python dispatcher (C never calls into Python)
  *   frame_slot.c   the newest-wins frame slot, returned tokens, the wake fd, the cursor handed over
  *   render.c       video_render and video_tick: take from the slot, texture, fences, draw
@@ -38,6 +39,9 @@
 #include "pixel_formats.h"
 
 #define wlcap_logf(level, format, ...) blog(level, "[wlcap] " format, ##__VA_ARGS__)
+/* Text the user reads, in OBS's language: obs_module_text looks `key` up in the module's
+ * locale/<language>.ini (obs_plugin/wlcap_obs/locale; en-US where a language has none). */
+#define T(key) obs_module_text(key)
 
 #define SOURCE_ID "wlcap_capture"
 #define MAX_RETURNED 64
@@ -91,7 +95,8 @@ struct wlcap_source {
 	bool import_failed;
 	uint32_t failed_format;
 	uint64_t failed_modifier;
-	char status[512];
+	char status[512];  /* the line the dialog shows first: what it captures, or what went wrong */
+	char details[512]; /* how: shown in the Advanced group */
 	char rejection[REJECTION_SIZE];  /* why the last refused frame was refused */
 	struct cursor_state cursor;
 
@@ -142,6 +147,13 @@ void slot_finish_take(struct wlcap_source *src, struct slot_take *take, gs_textu
 		enum release_kind previous_release, const char *why);
 /* The render is over: wlcap_source_clear may let the frames' memory go. */
 void slot_end_render(struct wlcap_source *src);
+
+/* ---- source.c, module.c ---- */
+
+/* obs_register_source with wlcap's source info (from module.c's obs_module_load, or directly). */
+void wlcap_register_source_type(void);
+/* Register the type through libobs' module loader, as this library's; false: not done (logged). */
+bool wlcap_module_register(void);
 
 /* ---- events.c ---- */
 

@@ -9,6 +9,8 @@ set -u
 SHARE=$(pwd)
 wlcap_build_checkout || exit 1
 export WLCAP_GUEST=1 WLCAP_SHARE="$SHARE"
+# The OBS frontend test talks to obs-websocket on 127.0.0.1; this init brings no interface up.
+busybox ip link set lo up || echo "guest-run: the loopback interface did not come up"
 status=0
 case " ${WLCAP_GUEST_SUITES:-guest desktops} " in *" guest "*)
   wlcap_start_sway user || exit 1

@@ -11,10 +11,14 @@
  *   scale NAME FACTOR      scale its scene item (from the top left, no scale filter)
  *   release NAME           release the source (destroyed)
  *   size NAME              its width and height
- *   props NAME             its properties: the output and window lists, the status text, the names shown
+ *   props NAME             its properties: the output and window lists, the status line shown first
+ *                          ("headline"), all the status text ("status": that line and the details),
+ *                          the names shown
  *   grab PATH FRAMES       wait FRAMES composed frames, write the last one (BGRA) to PATH
  *   stats NAME             the source's "get_stats" proc (render figures) and OBS's frame times
  *   types                  the input source types
+ *   load_state ID          what libobs' module registry says of a source type (OBS 32's
+ *                          obs_source_load_state: "enabled", "missing", ...; "unknown" before it)
  *   module BINARY DATA     load and initialise an OBS module (a plugin .so and its data folder), as
  *                          the OBS app does at start-up; a module that uses GLib gets a main loop
  *   watch X Y              record the output pixel at (X, Y) of every composed frame (probes.c)
@@ -29,6 +33,7 @@
 #include <util/bmem.h>
 #include <util/platform.h>
 #include <X11/Xlib.h>
+#include <dlfcn.h>
 #include <wayland-client.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -164,16 +169,42 @@ static size_t shown_names(obs_properties_t *props, const char *group, char *out,
 static void do_props(int i)
 {
 	obs_properties_t *props = obs_source_properties(sources[i].source);
-	char items[4096], windows[4096], status[1024] = "", shown[1024] = "";
+	char items[4096], windows[4096], headline[512] = "", status[2048] = "", shown[1024] = "";
 	list_values(props, "output", items, sizeof(items));
 	list_values(props, "window", windows, sizeof(windows));
 	shown_names(props, "", shown, sizeof(shown), 0);
+	/* The line shown first, and all the status text the dialog shows: that line, then the details
+	 * in the Advanced group. */
 	obs_property_t *status_prop = obs_properties_get(props, "status");
-	if (status_prop)
-		json_string(status, sizeof(status), obs_property_description(status_prop));
-	reply("{\"ok\":true,\"outputs\":[%s],\"windows\":[%s],\"status\":\"%s\",\"shown\":[%s]}", items, windows,
-			status, shown);
+	obs_property_t *advanced = obs_properties_get(props, "advanced");
+	obs_property_t *details_prop =
+		advanced ? obs_properties_get(obs_property_group_content(advanced), "details") : NULL;
+	char text[2048];
+	snprintf(text, sizeof(text), "%s%s%s", status_prop ? obs_property_description(status_prop) : "",
+			details_prop ? "\n" : "", details_prop ? obs_property_description(details_prop) : "");
+	json_string(headline, sizeof(headline), status_prop ? obs_property_description(status_prop) : "");
+	json_string(status, sizeof(status), text);
+	reply("{\"ok\":true,\"outputs\":[%s],\"windows\":[%s],\"headline\":\"%s\",\"status\":\"%s\","
+			"\"shown\":[%s]}", items, windows, headline, status, shown);
 	obs_properties_destroy(props);
+}
+
+/* OBS 32's answer to "which module registered this type, and is it enabled": the frontend paints
+ * a source in red unless it is "enabled". Looked up at run time: OBS 29 has no such call. */
+static void reply_load_state(const char *id)
+{
+	static const char *const names[] = {"invalid", "enabled", "missing", "disabled", "disabled_safe",
+					    "failed_to_open", "failed_to_initialize"};
+	int (*load_state)(const char *) = (int (*)(const char *))dlsym(RTLD_DEFAULT, "obs_source_load_state");
+	if (!load_state) {
+		reply("{\"ok\":true,\"state\":\"unknown\"}");
+		return;
+	}
+	int state = load_state(id);
+	if (state >= 0 && state < (int)(sizeof(names) / sizeof(names[0])))
+		reply("{\"ok\":true,\"state\":\"%s\"}", names[state]);
+	else
+		reply("{\"ok\":true,\"state\":\"%d\"}", state);
 }
 
 static void handle(char *line)
@@ -325,6 +356,8 @@ static void handle(char *line)
 		for (size_t k = 0; obs_enum_input_types(k, &id); k++)
 			o += snprintf(list + o, sizeof(list) - o, "%s\"%s\"", k ? "," : "", id);
 		reply("{\"ok\":true,\"types\":[%s]}", list);
+	} else if (!strcmp(command, "load_state")) {
+		reply_load_state(arg1 ? arg1 : "");
 	} else {
 		reply("{\"ok\":false,\"error\":\"unknown command %s\"}", command);
 	}
