@@ -1,4 +1,4 @@
-"""The `wlcap` command line: outputs, windows, screenshot, stream, bench, obs (install, uninstall).
+"""The `wlcap` command line: outputs, windows, screenshot, stream, bench, soak, obs (install, uninstall).
 
 Every failure a user can cause or meet (no compositor, no screencopy, unknown output, bad region,
 a failed frame) prints one line on stderr and exits with status 2; never a traceback.
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from capture.cli import bench, obs_install
+from capture.cli import bench, obs_install, soak
 from capture.errors import WlcapError
 from capture.image import encode_png
 from capture.options import Backend, CaptureOptions, CaptureProtocol, CursorMode
@@ -114,6 +114,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soak(args: argparse.Namespace) -> int:
+    if args.every < 1 or args.warmup < 0:
+        print("wlcap: --every must be at least 1 and --warmup at least 0", file=sys.stderr)
+        return 2
+
+    def report(s: soak.Sample) -> None:
+        if not args.json:
+            print(f"{s.frames:>9} frames {s.seconds:>9.1f} s  rss {s.rss_kb} KB  fds {s.fds}  threads {s.threads}  "
+                  f"objects {s.objects}", flush=True)
+
+    result = soak.run(_options(args), args.frames, args.every, args.warmup, args.timeout, report)
+    growth = result.growth()
+    if args.json:
+        print(json.dumps(result.as_json()))
+    else:
+        print(f"growth a frame: rss {growth['rss_bytes_per_frame']:.2f} bytes, fds {growth['fds_per_frame']:.2g}, "
+              f"threads {growth['threads_per_frame']:.2g}, objects {growth['objects_per_frame']:.3g}")
+    if result.stopped_early:
+        print(f"wlcap: soak stopped: {result.stopped_early}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wlcap", description="Wayland screen capture with pooled buffers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-touch", action="store_true", help="the consumer does not read the frames' pages")
     capture_args(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("soak", help="a long stream with memory, fds, threads and Python objects sampled "
+                                    "along the way, and their growth a frame")
+    p.add_argument("--frames", type=int, default=100_000, help="frames after the warm-up")
+    p.add_argument("--every", type=int, default=1000, help="frames between samples")
+    p.add_argument("--warmup", type=int, default=2000, help="frames before the first sample (pools, caches)")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds without a frame after which it stops")
+    p.add_argument("--json", action="store_true")
+    capture_args(p)
+    p.set_defaults(func=cmd_soak)
 
     obs_install.add_parser(sub)
     return parser

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from capture.buffers.formats import drm_from_shm, fourcc, lookup
 from capture.buffers.spec import Buffer, BufferKind, BufferSpec
 from capture.errors import ProtocolStateError
+from capture.wayland.display import drop_destroyed_handle
 
 if TYPE_CHECKING:
     from capture.wayland.connection import Connection
@@ -177,6 +178,9 @@ class ImageCopySession:
             self.proxy.destroy()
 
 
+FRAME_EVENTS = ("transform", "damage", "presentation_time", "ready", "failed")
+
+
 class ImageCopyFrameState(Enum):
     ATTACHING = auto()
     CAPTURING = auto()
@@ -200,7 +204,7 @@ class ImageCopyFrame:
         self.requested_ns = 0  # CLOCK_MONOTONIC when `capture` was sent: the copy's work comes after
         self._on_done = on_done
         guard = connection.guard
-        for event in ("transform", "damage", "presentation_time", "ready", "failed"):
+        for event in FRAME_EVENTS:
             proxy.dispatcher[event] = guard(getattr(self, f"_handle_{event}"))
 
     def _expect(self, event: str, *states: ImageCopyFrameState) -> None:
@@ -251,3 +255,6 @@ class ImageCopyFrame:
         self.state = ImageCopyFrameState.DESTROYED
         if not self.proxy.destroyed:
             self.proxy.destroy()
+        for event in FRAME_EVENTS:  # no cycle through the handlers: see ScreencopyFrame.destroy
+            self.proxy.dispatcher[event] = None
+        drop_destroyed_handle(self.proxy)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 from capture.buffers.formats import drm_from_shm
 from capture.buffers.spec import Buffer, BufferKind, BufferSpec
 from capture.errors import ProtocolStateError
+from capture.wayland.display import drop_destroyed_handle
 
 if TYPE_CHECKING:
     from capture.wayland.connection import Connection
 
 ZWLR_SCREENCOPY_FRAME_V1_FLAGS_Y_INVERT = 1
+EVENTS = ("buffer", "linux_dmabuf", "buffer_done", "flags", "damage", "ready", "failed")
 
 
 class ScreencopyFrameState(Enum):
@@ -54,7 +56,7 @@ class ScreencopyFrame:
         # v1 and v2 have no buffer_done: the single `buffer` event is all the negotiation there is.
         self._has_buffer_done = version >= 3
         guard = connection.guard
-        for event in ("buffer", "linux_dmabuf", "buffer_done", "flags", "damage", "ready", "failed"):
+        for event in EVENTS:
             proxy.dispatcher[event] = guard(getattr(self, f"_handle_{event}"))
 
     @property
@@ -130,3 +132,9 @@ class ScreencopyFrame:
         self.state = ScreencopyFrameState.DESTROYED
         if not self.proxy.destroyed:
             self.proxy.destroy()
+        # The proxy's dispatcher holds this frame's bound methods: a reference cycle, which only
+        # Python's rare full collections free, so a long stream piled up about 20 bytes a frame
+        # until one came. Without the handlers the frame goes as soon as the session lets it go.
+        for event in EVENTS:
+            self.proxy.dispatcher[event] = None
+        drop_destroyed_handle(self.proxy)

@@ -36,3 +36,12 @@ def flush(display: Display) -> int:
 def error(display: Display) -> int:
     """The errno the connection failed with, 0 while it is healthy."""
     return int(_wl.wl_display_get_error(_pointer(display)))
+
+
+def drop_destroyed_handle(proxy: Any) -> None:
+    """A pywayland proxy refers to itself through the cffi handle it gave libwayland as the proxy's
+    user data (`_handle`): a reference cycle, which only Python's rare full collections free. Once
+    the proxy is destroyed libwayland holds that handle no more, and dropping it lets the proxy go
+    as soon as its owner does (one proxy a frame, for wlr-screencopy and ext-image-copy-capture)."""
+    if proxy.destroyed:
+        proxy._handle = None  # private: see the module's docstring

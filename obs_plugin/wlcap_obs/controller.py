@@ -92,16 +92,17 @@ class SourceController:
     # -- stream lifecycle --------------------------------------------------------------------------
 
     def _options(self) -> CaptureOptions:
+        unknown = self.settings.unknown_choice()
+        if unknown is not None:
+            raise WlcapError(unknown)
         region = Region.parse(self.settings.region) if self.settings.region else None
-        backend = Backend(self.settings.backend) if self.settings.backend in ("auto", "dmabuf", "shm") \
-            else Backend.AUTO
+        backend = Backend(self.settings.backend)
         ladder = self._ensure_ladder(backend)
         if backend is not Backend.SHM and not ladder.wants_dmabuf:
             if backend is Backend.DMABUF:
                 raise WlcapError(f"DMA-BUF required but unusable: {ladder.history[-1]}")
             backend = Backend.SHM
-        protocol = CaptureProtocol(self.settings.protocol) if self.settings.protocol in ("auto", "ext", "wlr") \
-            else CaptureProtocol.AUTO
+        protocol = CaptureProtocol(self.settings.protocol)
         window = None
         if self.settings.target == "window":
             if not self.settings.window:

@@ -5,6 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+# The settings that take one of a few values: the label the properties dialog gives each, and the values.
+CHOICES = {
+    "target": ("Capture", ("output", "window")),
+    "backend": ("Frame memory", ("auto", "dmabuf", "shm")),
+    "protocol": ("Capture protocol", ("auto", "ext", "wlr")),
+    "cursor_drawing": ("Cursor drawn by", ("obs", "compositor")),
+}
+
 
 @dataclass(frozen=True)
 class SourceSettings:
@@ -18,6 +26,15 @@ class SourceSettings:
     # "obs": OBS draws the cursor it gets from a cursor session (ext), so that `cursor` (show it or
     # not) takes effect without touching the capture; "compositor": painted into the frames.
     cursor_drawing: str = "obs"
+
+    def unknown_choice(self) -> str | None:
+        """What is wrong with a choice no dialog offers (settings set by another program: obs-websocket,
+        a hand-edited scene collection); None: every choice is known."""
+        for field, (label, values) in CHOICES.items():
+            value = getattr(self, field)
+            if value not in values:
+                return f"{label}: unknown choice {value!r} (one of: {', '.join(values)})"
+        return None
 
     @classmethod
     def from_json(cls, text: str | None) -> SourceSettings:
