@@ -93,15 +93,9 @@ def wait_for_status(path: Path, obs: ObsApp, timeout: float = 30) -> None:
 
 
 def backend_of(status: str) -> str:
-    """The backend a "Status: capturing OUTPUT: BACKEND[ (why)], ..." line names."""
+    """The backend a "Status: capturing OUTPUT: BACKEND, FPS fps" line names."""
     after = status.split(": ", 2)[-1] if status.count(": ") >= 2 else status
-    depth, end = 0, len(after)
-    for i, char in enumerate(after):  # up to the first comma outside parentheses
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            end = i
-            break
-    return after[:end]
+    return after.split(",", 1)[0]
 
 
 def dropped_frames(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from capture.buffers.formats import drm_from_shm, fourcc, lookup
 from capture.buffers.spec import Buffer, BufferKind, BufferSpec
 from capture.errors import ProtocolStateError
-from capture.wayland.display import drop_destroyed_handle
+from capture.wayland.display import release_destroyed
 
 if TYPE_CHECKING:
     from capture.wayland.connection import Connection
@@ -255,6 +255,4 @@ class ImageCopyFrame:
         self.state = ImageCopyFrameState.DESTROYED
         if not self.proxy.destroyed:
             self.proxy.destroy()
-        for event in FRAME_EVENTS:  # no cycle through the handlers: see ScreencopyFrame.destroy
-            self.proxy.dispatcher[event] = None
-        drop_destroyed_handle(self.proxy)
+        release_destroyed(self.proxy, FRAME_EVENTS)  # no reference cycle left: the frame goes at once

@@ -237,5 +237,4 @@ class SourceController:
         self._set_status(now_status.headline, now_status.details)
 
     def _set_status(self, text: str, details: str = "") -> None:
-        self.status = f"{text}\n{details}" if details else text
         self.handle.set_status(text, details)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-# The settings that take one of a few values: the label the properties dialog gives each, and the values.
+from capture.options import Backend, CaptureProtocol
+
+# The settings that take one of a few values: the label the properties dialog gives each, and the values
+# (those of the capture library's own choices where it has them).
 CHOICES = {
     "target": ("Capture", ("output", "window")),
-    "backend": ("Frame memory", ("auto", "dmabuf", "shm")),
-    "protocol": ("Capture protocol", ("auto", "ext", "wlr")),
+    "backend": ("Frame memory", tuple(b.value for b in Backend)),
+    "protocol": ("Capture protocol", tuple(p.value for p in CaptureProtocol)),
     "cursor_drawing": ("Cursor drawn by", ("obs", "compositor")),
 }
 
