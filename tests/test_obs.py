@@ -3,6 +3,7 @@ loaded through obs_plugin/wlcap.py exactly as Tools -> Scripts loads it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -49,7 +50,11 @@ def wait_for(host: ObsHost, name: str, predicate: Callable[[dict], bool], timeou
 
 
 def socket_fds(pid: int) -> int:
-    return sum(1 for fd in os.listdir(f"/proc/{pid}/fd") if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"))
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(FileNotFoundError):  # closed while listed
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+    return count
 
 
 def wait_for_pixels(host: ObsHost, image: RgbImage, timeout: float = 15) -> int:

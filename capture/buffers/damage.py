@@ -31,6 +31,11 @@ def clip(rect: Rect, width: int, height: int) -> Rect | None:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+def within(rects: list[Rect], width: int, height: int) -> list[Rect]:
+    """The parts of `rects` inside a width x height buffer: what a consumer may be sent to read."""
+    return [c for c in (clip(r, width, height) for r in rects) if c is not None]
+
+
 class DamageTracker:
     """What each buffer (by id) missed since it was last filled; unknown buffers are damaged whole."""
 
@@ -42,8 +47,7 @@ class DamageTracker:
         rects = self._pending.get(buffer_id)
         if rects is None:
             return [(0, 0, width, height)]
-        clipped = [c for c in (clip(r, width, height) for r in rects) if c is not None]
-        return clipped
+        return within(rects, width, height)
 
     def filled(self, buffer_id: int, damage: list[Rect]) -> None:
         """buffer_id now holds the newest frame, which differs from the previous one by `damage`."""

@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from capture.buffers.formats import describe, lookup
+from capture.errors import ProtocolStateError
+
+MAX_SIDE = 16384  # pixels: more than any output or texture (OBS's frame check refuses more too)
+MAX_SHM_POOL_BYTES = 2**31 - 1  # wl_shm.create_pool takes the size as an int
+
 
 class BufferKind(Enum):
     SHM = "shm"
@@ -27,6 +33,25 @@ class BufferSpec:
     @property
     def pool_key(self) -> tuple[Any, ...]:
         return (self.kind, self.width, self.height, self.format, self.stride, self.modifiers)
+
+    def check(self, count: int) -> None:
+        """Refuse, before anything is allocated, a layout the compositor asked for that no buffer can
+        have, or that wlcap could not read: each pixel read later lies inside the memory behind it."""
+        problem = ""
+        if not (1 <= self.width <= MAX_SIDE and 1 <= self.height <= MAX_SIDE):
+            problem = f"a {self.width}x{self.height} buffer"
+        elif self.kind is BufferKind.SHM:
+            fmt = lookup(self.format)
+            if fmt is None:
+                problem = f"shared memory in format {describe(self.format)}, which wlcap cannot read"
+            elif self.stride < self.width * fmt.bytes_per_pixel:
+                problem = (f"stride {self.stride}, shorter than a row of {self.width} pixels "
+                           f"({self.width * fmt.bytes_per_pixel} bytes)")
+            elif self.stride * self.height * count > MAX_SHM_POOL_BYTES:
+                problem = (f"{count} shared-memory buffers of {self.width}x{self.height} at stride {self.stride}, "
+                           "more than wl_shm can share")
+        if problem:
+            raise ProtocolStateError(f"the compositor asked for {problem}")
 
 
 _buffer_ids = itertools.count(1)

@@ -189,6 +189,15 @@ class ImageCopyFrameState(Enum):
     DESTROYED = auto()
 
 
+_FRAME_STATE_WORDS = {
+    ImageCopyFrameState.ATTACHING: "before wlcap attached a buffer (asked for the capture)",
+    ImageCopyFrameState.CAPTURING: "while the frame was being captured",
+    ImageCopyFrameState.READY: "after the frame was ready",
+    ImageCopyFrameState.FAILED: "after the frame failed",
+    ImageCopyFrameState.DESTROYED: "after the frame was destroyed",
+}
+
+
 class ImageCopyFrame:
     """ext_image_copy_capture_frame_v1: one capture into one attached buffer."""
 
@@ -209,7 +218,8 @@ class ImageCopyFrame:
 
     def _expect(self, event: str, *states: ImageCopyFrameState) -> None:
         if self.state not in states:
-            raise ProtocolStateError(f"ext_image_copy_capture_frame_v1.{event} in state {self.state.name}")
+            raise ProtocolStateError(f"the compositor sent ext_image_copy_capture_frame_v1.{event} out of order: "
+                                     f"{_FRAME_STATE_WORDS[self.state]}")
 
     def capture(self, buffer: Buffer, damage: list[Rect]) -> None:
         """Attach buffer, tell the compositor which parts of it are stale (`damage`), and capture."""

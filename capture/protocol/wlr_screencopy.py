@@ -35,6 +35,16 @@ class ScreencopyFrameState(Enum):
     DESTROYED = auto()
 
 
+_STATE_WORDS = {
+    ScreencopyFrameState.NEGOTIATING: "before buffer_done",
+    ScreencopyFrameState.CONSTRAINTS_KNOWN: "before wlcap attached a buffer (asked for the copy)",
+    ScreencopyFrameState.COPYING: "while the frame was being copied",
+    ScreencopyFrameState.READY: "after the frame was ready",
+    ScreencopyFrameState.FAILED: "after the frame failed",
+    ScreencopyFrameState.DESTROYED: "after the frame was destroyed",
+}
+
+
 class ScreencopyFrame:
     def __init__(
         self,
@@ -75,7 +85,8 @@ class ScreencopyFrame:
 
     def _expect(self, event: str, *states: ScreencopyFrameState) -> None:
         if self.state not in states:
-            raise ProtocolStateError(f"zwlr_screencopy_frame_v1.{event} in state {self.state.name}")
+            raise ProtocolStateError(f"the compositor sent zwlr_screencopy_frame_v1.{event} out of order: "
+                                     f"{_STATE_WORDS[self.state]}")
 
     def _handle_buffer(self, _proxy: Any, shm_format: int, width: int, height: int, stride: int) -> None:
         self._expect("buffer", ScreencopyFrameState.NEGOTIATING)

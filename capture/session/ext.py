@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from capture.buffers.damage import DamageTracker
+from capture.buffers.damage import DamageTracker, within
 from capture.buffers.pool import BufferPool
 from capture.buffers.spec import Buffer, BufferKind
 from capture.errors import (
@@ -223,8 +223,9 @@ class ExtSession:
             captured = Frame(
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=False, transform=frame.transform,
-                timestamp_ns=frame.timestamp_ns, damage=frame.damage, sequence=self.frames_captured,
-                crop=self.crop, requested_ns=frame.requested_ns, _release=self.buffers.return_buffer)
+                timestamp_ns=frame.timestamp_ns, sequence=self.frames_captured, crop=self.crop,
+                damage=within(frame.damage, buffer.spec.width, buffer.spec.height),  # never past the buffer
+                requested_ns=frame.requested_ns, _release=self.buffers.return_buffer)
             self._finish_frame()
             self._on_frame(captured)
             return

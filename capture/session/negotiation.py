@@ -105,6 +105,7 @@ class BufferNegotiator:
             return self.pool  # the same constraints as last time: nothing to choose (every frame)
         spec, allocator, reason = self._choose(constraints)
         try:
+            spec.check(self._options.pool_size)
             pool = self._ensure_pool(spec, allocator)
         except BackendUnavailableError as exc:
             if allocator.kind is not BufferKind.DMABUF or self._options.backend is Backend.DMABUF:
@@ -112,6 +113,7 @@ class BufferNegotiator:
             self._dmabuf_refused = str(exc)
             log.info("DMA-BUF allocation failed, using shared memory: %s", exc)
             spec, allocator, reason = self._choose(constraints)
+            spec.check(self._options.pool_size)
             pool = self._ensure_pool(spec, allocator)
         if isinstance(allocator, DmabufAllocator):  # named once allocated: the node is known then
             reason = f"dmabuf {describe(spec.format)} on {allocator.device.path}"

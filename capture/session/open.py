@@ -71,7 +71,9 @@ def capture_one(connection: Connection, options: CaptureOptions, timeout: float 
             session.request_frame()  # an ext session can start only once its constraints arrived
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CaptureFailedError(f"no frame from {session.source_name} within {timeout:g} s")
+                failed = (f": the compositor failed all {session.frames_failed} frames asked for"
+                          if session.frames_failed else "")
+                raise CaptureFailedError(f"no frame from {session.source_name} within {timeout:g} s{failed}")
             connection.pump(remaining)
         if errors:
             raise errors[0]

@@ -14,7 +14,13 @@ from collections.abc import Callable
 
 from capture.buffers.pool import BufferPool
 from capture.buffers.spec import Buffer, BufferKind
-from capture.errors import CaptureFailedError, MissingProtocolError, UnknownOutputError, WlcapError
+from capture.errors import (
+    CaptureFailedError,
+    MissingProtocolError,
+    ProtocolStateError,
+    UnknownOutputError,
+    WlcapError,
+)
 from capture.frame import Frame
 from capture.options import CaptureOptions, CaptureProtocol, CursorMode
 from capture.protocol.cursor_session import PointerCursor
@@ -49,6 +55,9 @@ class WlrSession:
         self.frames_failed = 0
         self.closed = False
         self._frame: ScreencopyFrame | None = None
+        # Until the compositor has once sent buffer_done (v3), a round trip after each capture_output
+        # checks that it does: else the frame would wait for it for ever.
+        self._buffer_done_seen = self._version < 3
         self.target = OutputTarget(connection, options.output, options.region, compositor_crops=True,
                                    on_removed=self._handle_output_removed)
         mode = options.cursor_mode
@@ -104,8 +113,21 @@ class WlrSession:
         else:
             x, y, w, h = region.to_logical(self.target.info)
             proxy = self._manager.capture_output_region(cursor, self.target.output.proxy, x, y, w, h)
-        self._frame = ScreencopyFrame(self._connection, proxy, self._version, self._handle_done)
+        frame = self._frame = ScreencopyFrame(self._connection, proxy, self._version, self._handle_done)
+        if not self._buffer_done_seen:
+            self._connection.sync(lambda: self._check_negotiated(frame))
         return True
+
+    def _check_negotiated(self, frame: ScreencopyFrame) -> None:
+        """The compositor answered a round trip sent after capture_output. wlr-screencopy sends a
+        frame's buffer events and buffer_done as it creates the frame: they came first, or never will."""
+        if frame.state in (ScreencopyFrameState.FAILED, ScreencopyFrameState.DESTROYED):
+            return  # gone before it told anything
+        if frame.state is not ScreencopyFrameState.NEGOTIATING:
+            self._buffer_done_seen = True
+        elif frame is self._frame:
+            raise ProtocolStateError(f"the compositor never sent zwlr_screencopy_frame_v1.buffer_done for "
+                                     f"{self.source_name}: it never said which buffer to copy into")
 
     def advance(self) -> None:
         """Start the copy of a frame whose constraints arrived: allocation happens here, outside the
@@ -136,10 +158,11 @@ class WlrSession:
         buffer = frame.buffer
         if frame.state is ScreencopyFrameState.READY and buffer is not None:
             self.frames_captured += 1
-            damage = frame.damage
             region = self.target.compositor_region
-            if region is not None and damage:  # wlroots reports the output's damage, not the region's
-                damage = damage_within(damage, region.x, region.y, buffer.spec.width, buffer.spec.height)
+            # wlroots reports the output's damage, not the region's; and damage is clipped to the
+            # buffer, so that no consumer is sent to read past it, whatever the compositor said.
+            x0, y0 = (region.x, region.y) if region is not None else (0, 0)
+            damage = damage_within(frame.damage, x0, y0, buffer.spec.width, buffer.spec.height)
             captured = Frame(
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=frame.y_invert, transform=self.target.info.transform,

@@ -67,6 +67,15 @@ def _close_open_connections() -> None:
         connection.close()
 
 
+def _describe_protocol_error(interface: str, code: int) -> str:
+    """`zwlr_screencopy_frame_v1 error 1: invalid_buffer`: the code's name where wlcap has the XML."""
+    for cls in vars(protocols).values():
+        if getattr(cls, "name", None) == interface and hasattr(cls, "error"):
+            with contextlib.suppress(ValueError):
+                return f"{interface} error {code}: {cls.error(code).name}"
+    return f"{interface} error {code}"
+
+
 class Connection:
     """A live connection to a compositor. Use from one thread at a time."""
 
@@ -174,6 +183,9 @@ class Connection:
         code = wl_display.error(self.display)
         if code == errno.EPROTO:
             reason = "the compositor closed the connection with a protocol error"
+            error = wl_display.protocol_error(self.display)
+            if error is not None:
+                reason += f" ({_describe_protocol_error(*error)})"
         else:
             reason = f"compositor connection lost ({errno.errorcode.get(code, code)})"
         raise ConnectionLostError(f"{reason} during {what}")

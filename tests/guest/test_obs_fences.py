@@ -166,6 +166,15 @@ def test_a_release_fence_holds_the_next_write_until_it_signals() -> None:
         gbm.close()
 
 
+def process_sample(host) -> tuple[int, int, int, int]:  # type: ignore[no-untyped-def]
+    """(frames published, OBS's threads, its resident memory in KB, wlcap's DMA-BUF imports so far)."""
+    stats = host.ok("stats", "cap")
+    pid = host.process.pid
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("VmRSS:"))
+    return stats["frames_published"], len(os.listdir(f"/proc/{pid}/task")), rss, stats["dmabuf_imports"]
+
+
 def open_fds(pid: int) -> dict[str, str]:
     """OBS's open fds (number -> what they are), at the quietest of several looks over 5 s: the script's
     output-list refresh holds a Wayland connection open for a moment every 2 s, and under TCG a moment
@@ -195,12 +204,21 @@ def test_long_run_with_fences(obs_host_binary: Path, guest_baseline_leaks: int) 
         changes = 0
         # Under TCG the guest captures and renders about one frame a second: CI runs a minute; set
         # WLCAP_LONG_RUN_SECONDS for a longer run (figures in the closing note of issue 5).
+        # Sampled along the way: OBS's threads, resident memory and the textures wlcap imported.
+        samples = [process_sample(host)]
         while time.monotonic() - started < float(os.environ.get("WLCAP_LONG_RUN_SECONDS", "60")):
             # A changing screen, so that every frame is a new copy (and some go unsampled).
             set_background(NEXT_COLOUR if changes % 2 else COLOUR)
             changes += 1
             time.sleep(1.0)
+            if changes % 15 == 0:
+                samples.append(process_sample(host))
         stats = host.ok("stats", "cap")
+        samples.append(process_sample(host))
+        print("samples (frames published, threads, rss KB, DMA-BUF imports):", samples)
+        assert {threads for _, threads, _, _ in samples} == {samples[0][1]}, samples
+        # Each pooled buffer is imported once: no texture is made per frame however long it runs.
+        assert {imports for _, _, _, imports in samples} == {samples[0][3]}, samples
         fds_at_end = open_fds(host.process.pid)
         buffers = dmabufs_of(host.process.pid, WIDTH * HEIGHT * 4)
         blocked = [writers_blocked(b.fd) for b in buffers]

@@ -81,6 +81,8 @@ RETRIES=${WLCAP_VM_BOOT_RETRIES:-2}
 # JIT code crashed OBS while it drew a terminal's DMA-BUF, and Hyprland aborted by itself. Every
 # program takes its SSE paths without them.
 CPU=${WLCAP_VM_CPU:-max,-avx,-avx2,-f16c,-fma}
+# Two virtio-gpu cards: the tier's sway holds the first as DRM master; the second lets a test run a
+# compositor of its own on a real DRM backend beside it, and kill and restart it (tests/guest/test_faults.py).
 attempt=0
 T0=$(date +%s.%N)
 while :; do
@@ -91,7 +93,7 @@ while :; do
     -append "root=/dev/vda rw console=ttyS0 init=/sbin/wlcap-init panic=1 quiet loglevel=3 ${WLCAP_VM_APPEND:-}" \
     -drive "file=$IMG/rootfs.img,if=virtio,format=raw,snapshot=on" \
     -virtfs "local,path=$SHARE,mount_tag=share,security_model=none" \
-    -device virtio-gpu-pci -net none \
+    -device virtio-gpu-pci -device virtio-gpu-pci -net none \
     -display none -nographic -monitor none -serial stdio -no-reboot \
     < /dev/null > "$SHARE/console.log" 2>&1
   qrc=$?

@@ -15,9 +15,9 @@ cp "$HERE/${WLCAP_GUEST_RUN:-capture}/guest-run.sh" "$SHARE/guest-run.sh"
 # tests the capture run takes (pytest arguments, e.g. "tests/guest/test_cursor.py"); all of tests/guest by default.
 # WLCAP_GUEST_SUITES: "guest", "desktops" or both (the default). LP_NATIVE_VECTOR_WIDTH: llvmpipe's, for
 # the cpu-check run (tests/vm/README.md, "CPU model"). WLCAP_BENCH_MODE: the output mode of peer-bench's sway;
-# WLCAP_EXPLICIT_SYNC=0: OBS without explicit sync.
+# WLCAP_EXPLICIT_SYNC=0: OBS without explicit sync. WLCAP_LONG_RUN_SECONDS, WLCAP_SOAK_FRAMES: longer runs.
 : > "$SHARE/guest-env"
-for name in WLCAP_LONG_RUN_SECONDS WLCAP_BENCH_ARGS WLCAP_BENCH_MODE WLCAP_EXPLICIT_SYNC WLCAP_GUEST_TESTS WLCAP_GUEST_SUITES \
+for name in WLCAP_LONG_RUN_SECONDS WLCAP_SOAK_FRAMES WLCAP_BENCH_ARGS WLCAP_BENCH_MODE WLCAP_EXPLICIT_SYNC WLCAP_GUEST_TESTS WLCAP_GUEST_SUITES \
     LP_NATIVE_VECTOR_WIDTH; do
   [ -n "${!name:-}" ] && printf 'export %s=%q\n' "$name" "${!name}" >> "$SHARE/guest-env"
 done

@@ -10,6 +10,7 @@ SIGTERM kills without cleanup: both are only fallbacks.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import signal
@@ -24,6 +25,10 @@ from typing import Any
 
 import websocket  # websocket-client
 from harness.x11_close import close_windows
+
+# An OBS script that reloads another loaded script on request, as Tools -> Scripts' "Reload Scripts"
+# does (obs_scripts/reload_control.py; the Unix socket WLCAP_RELOAD_SOCKET names); ScriptReloads talks to it.
+RELOAD_CONTROL = Path(__file__).resolve().parent / "obs_scripts" / "reload_control.py"
 
 GLOBAL_INI = """\
 [General]
@@ -170,6 +175,19 @@ class ObsProcess:
         if not status["result"]:
             raise RuntimeError(f"GetSceneList failed: {status}")
 
+    def source_centre(self, source: str) -> tuple[int, int, int] | None:
+        """(R, G, B) at the centre of OBS's screenshot of `source` (obs-websocket GetSourceScreenshot);
+        None while OBS renders none (a source without a frame yet has no size)."""
+        import png  # pypng, a test dependency: the demo, which imports this module, needs none
+
+        status, shot = self.try_request("GetSourceScreenshot", sourceName=source, imageFormat="png")
+        if not status["result"]:
+            return None
+        width, height, rows, _info = png.Reader(bytes=base64.b64decode(shot["imageData"].split(",", 1)[1])).asRGBA8()
+        row = list(rows)[height // 2]
+        red, green, blue = row[width // 2 * 4:width // 2 * 4 + 3]
+        return red, green, blue
+
     def log(self) -> str:
         logs = sorted((self.config / "logs").glob("*.txt"))
         return logs[-1].read_text(errors="replace") if logs else self.out.read_text(errors="replace")
@@ -215,6 +233,49 @@ class ObsApp(ObsProcess):
             BASIC_INI.format(width=width, height=height, record_dir=record_dir))
         (config / "basic" / "scenes" / "wlcap.json").write_text(json.dumps(scene_collection([script, *extra_scripts])))
         super().__init__(dict(env, HOME=str(self.home)), config, port, close=close, start_timeout=start_timeout)
+
+
+class ScriptReloads:
+    """The test's end of RELOAD_CONTROL, loaded in the OBS app with WLCAP_RELOAD_SOCKET=`path`."""
+
+    def __init__(self, path: Path, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.socket.connect(str(path))
+                break
+            except OSError:
+                self.socket.close()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the reload control script does not listen on {path}") from None
+                time.sleep(0.2)
+        self.socket.settimeout(120)  # a reload that hangs fails the test instead of hanging it
+        self.replies = self.socket.makefile("r")
+        self._ask("ping")  # answered: the script holds this connection (an fd of OBS's from now on)
+
+    def _ask(self, request: str) -> str:
+        self.socket.sendall(f"{request}\n".encode())
+        answer = self.replies.readline().strip()
+        if answer != "ok" and not answer.startswith("ok "):
+            raise RuntimeError(f"{request}: {answer or 'no answer'}")
+        return answer[3:]
+
+    def reload(self, file: str) -> bool:
+        """Reload the loaded script FILE (e.g. wlcap.py) as Reload Scripts does; whether it loaded."""
+        return self._ask(f"reload {file}") == "loaded"
+
+    def heap_bytes(self) -> int:
+        """What OBS has allocated with malloc and not freed (glibc's count, all threads)."""
+        return int(self._ask("heap"))
+
+    def python_objects(self) -> int:
+        """The Python objects OBS's interpreter tracks, after a full collection."""
+        return int(self._ask("objects"))
+
+    def close(self) -> None:
+        self.replies.close()
+        self.socket.close()
 
 
 def obs_env(wayland_env: dict[str, str], display: str) -> dict[str, str]:

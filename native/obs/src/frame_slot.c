@@ -147,6 +147,14 @@ void wlcap_source_clear(struct wlcap_source *src)
 	src->has_draw = false;
 	cursor_state_reset(&src->cursor);
 	pthread_mutex_unlock(&src->lock);
+	/* The imports of the pool that goes next go now, not when a frame of another pool generation
+	 * comes (a new stream's pools count from 1 again, and a source in error or hidden gets none):
+	 * else each stream ended by a fault left its pool's memory held. The render thread uses them
+	 * only inside the graphics context. */
+	obs_enter_graphics();
+	if (gs_get_context()) /* OBS has a renderer (still) */
+		textures_drop_imports(src);
+	obs_leave_graphics();
 }
 
 void wlcap_source_set_wake_fd(struct wlcap_source *src, int fd)

@@ -182,6 +182,8 @@ bool textures_upload_shm(struct wlcap_source *src, const struct wlcap_frame_desc
  * shared-memory frame's is shm_texture, copied in publish. Render thread. */
 gs_texture_t *textures_for_frame(struct wlcap_source *src, const struct wlcap_frame_desc *frame,
 		const struct pixel_format *format, char *why, size_t why_size);
+/* Destroy the DMA-BUF imports (graphics context entered): their pool is going. */
+void textures_drop_imports(struct wlcap_source *src);
 /* Destroy every texture (graphics context entered). */
 void textures_free(struct wlcap_source *src);
 

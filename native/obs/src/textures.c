@@ -126,6 +126,11 @@ gs_texture_t *textures_for_frame(struct wlcap_source *src, const struct wlcap_fr
 	return frame->kind == WLCAP_FRAME_SHM ? src->shm_texture : import_dmabuf(src, frame, format, why, why_size);
 }
 
+void textures_drop_imports(struct wlcap_source *src)
+{
+	drop_imports(src);
+}
+
 void textures_free(struct wlcap_source *src)
 {
 	drop_imports(src);

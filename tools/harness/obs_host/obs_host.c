@@ -2,10 +2,16 @@
  * them) without the Qt frontend, on X11 EGL (Xvfb + Mesa llvmpipe). Driven by one command a line
  * on stdin; answers one JSON line each on stdout. The OBS log goes to the file named by argv[1].
  *
- *   script PATH            load an OBS Python script (libobs-scripting, as Tools -> Scripts does);
- *                          several may be loaded, as in OBS
- *   unload_script          destroy them, the last loaded first (script_unload runs)
- *   create NAME ID JSON    create a source, add it to the scene that is output channel 0 (shown)
+ *   script PATH [JSON]     load an OBS Python script (libobs-scripting, as Tools -> Scripts does)
+ *                          with the settings JSON (as that dialog saves them); several may be loaded
+ *   unload_script [PATH]   destroy them, the last loaded first (script_unload runs); with PATH,
+ *                          only the ones loaded from PATH
+ *   create NAME ID JSON    create a source, add it to the current scene (at first the one on output
+ *                          channel 0: shown)
+ *   scene NAME             the scene `create` and `show` add to from now on, created if new (a user
+ *                          editing another scene)
+ *   program NAME           put that scene on output channel 0: its sources are shown, the last one's hidden
+ *   move NAME X Y          position its scene item
  *   update NAME JSON       obs_source_update
  *   hide NAME / show NAME  remove it from / add it back to the scene
  *   scale NAME FACTOR      scale its scene item (from the top left, no scale filter)
@@ -24,6 +30,8 @@
  *   watch X Y              record the output pixel at (X, Y) of every composed frame (probes.c)
  *   marks PATH             write what was recorded since the last `marks` or `watch` to PATH
  *   probes                 render time per source type, graphics-context time, texture counts
+ *   reset_video W H        a canvas of W x H (obs_reset_video, as the OBS app's video settings do;
+ *                          the graphics thread restarts)
  *   quit                   shut down; answers the leak count
  */
 #include <obs.h>
@@ -50,6 +58,7 @@ void obs_scripting_unload(void);
 obs_script_t *obs_script_create(const char *path, obs_data_t *settings);
 void obs_script_destroy(obs_script_t *script);
 bool obs_script_loaded(const obs_script_t *script);
+const char *obs_script_get_path(const obs_script_t *script);
 
 #define MAX_SOURCES 16
 
@@ -92,15 +101,41 @@ static struct {
 	obs_sceneitem_t *item;
 } sources[MAX_SOURCES];
 
-static obs_scene_t *scene;
+#define MAX_SCENES 4
+static struct {
+	char name[64];
+	obs_scene_t *scene;
+} scenes[MAX_SCENES];
+static obs_scene_t *scene; /* the current one: where `create` and `show` add */
 #define MAX_SCRIPTS 4
 static obs_script_t *scripts[MAX_SCRIPTS];
 static int n_scripts;
 
-static void unload_scripts(void)
+/* The scene called `name`, created if new (NULL when there is no room). */
+static obs_scene_t *scene_named(const char *name)
 {
-	while (n_scripts > 0)
-		obs_script_destroy(scripts[--n_scripts]);
+	for (int i = 0; i < MAX_SCENES; i++)
+		if (scenes[i].scene && !strcmp(scenes[i].name, name))
+			return scenes[i].scene;
+	for (int i = 0; i < MAX_SCENES; i++) {
+		if (!scenes[i].scene) {
+			snprintf(scenes[i].name, sizeof(scenes[i].name), "%s", name);
+			return scenes[i].scene = obs_scene_create(name);
+		}
+	}
+	return NULL;
+}
+
+/* The scripts loaded from path (every one when NULL), the last loaded first. */
+static void unload_scripts(const char *path)
+{
+	for (int i = n_scripts - 1; i >= 0; i--) {
+		if (path && strcmp(obs_script_get_path(scripts[i]), path) != 0)
+			continue;
+		obs_script_destroy(scripts[i]);
+		memmove(&scripts[i], &scripts[i + 1], sizeof(scripts[0]) * (size_t)(n_scripts - i - 1));
+		n_scripts--;
+	}
 }
 
 static int find(const char *name)
@@ -207,6 +242,45 @@ static void reply_load_state(const char *id)
 		reply("{\"ok\":true,\"state\":\"%d\"}", state);
 }
 
+static int reset_video(uint32_t width, uint32_t height)
+{
+	const char *fps = getenv("OBS_HOST_FPS"); /* OBS's frame rate; 30 unless a test needs another */
+	struct obs_video_info ovi = {
+		.graphics_module = "libobs-opengl",
+		.fps_num = fps ? (uint32_t)atoi(fps) : 30,
+		.fps_den = 1,
+		.base_width = width,
+		.base_height = height,
+		.output_width = width,
+		.output_height = height,
+		.output_format = VIDEO_FORMAT_BGRA, /* RGBA output comes out all zero in OBS 29 */
+		.gpu_conversion = true,
+		.colorspace = VIDEO_CS_SRGB,
+		.range = VIDEO_RANGE_FULL,
+		.scale_type = OBS_SCALE_DISABLE,
+	};
+	return obs_reset_video(&ovi);
+}
+
+/* A new canvas size while sources run. libobs refuses while video is in use, as the OBS app's
+ * settings do while an output runs: the raw-video tap comes off around the reset. */
+static void resize_canvas(uint32_t width, uint32_t height)
+{
+	obs_remove_raw_video_callback(raw_video, NULL); /* no frame is being copied after this */
+	int result = width && height ? reset_video(width, height) : OBS_VIDEO_INVALID_PARAM;
+	if (result == OBS_VIDEO_SUCCESS) {
+		pthread_mutex_lock(&frame_lock);
+		free(frame_pixels);
+		frame_pixels = calloc((size_t)width * height, 4);
+		frame_width = width;
+		frame_height = height;
+		pthread_mutex_unlock(&frame_lock);
+	}
+	obs_add_raw_video_callback(NULL, raw_video, NULL);
+	reply("{\"ok\":%s,\"result\":%d,\"width\":%u,\"height\":%u}", result == OBS_VIDEO_SUCCESS ? "true" : "false",
+			result, frame_width, frame_height);
+}
+
 static void handle(char *line)
 {
 	char *command = strtok(line, " \n");
@@ -220,12 +294,14 @@ static void handle(char *line)
 			reply("{\"ok\":false,\"error\":\"obs_scripting_load failed\"}");
 			return;
 		}
-		obs_script_t *script = n_scripts < MAX_SCRIPTS ? obs_script_create(arg1, NULL) : NULL;
+		obs_data_t *settings = rest ? obs_data_create_from_json(rest) : NULL;
+		obs_script_t *script = n_scripts < MAX_SCRIPTS ? obs_script_create(arg1, settings) : NULL;
+		obs_data_release(settings);
 		if (script)
 			scripts[n_scripts++] = script;
 		reply("{\"ok\":%s}", script && obs_script_loaded(script) ? "true" : "false");
 	} else if (!strcmp(command, "unload_script")) {
-		unload_scripts();
+		unload_scripts(arg1);
 		reply("{\"ok\":true}");
 	} else if (!strcmp(command, "create")) {
 		char *id = strtok(rest, " \n");
@@ -248,7 +324,7 @@ static void handle(char *line)
 		reply("{\"ok\":true}");
 	} else if ((!strcmp(command, "update") || !strcmp(command, "hide") || !strcmp(command, "show") ||
 			   !strcmp(command, "release") || !strcmp(command, "size") || !strcmp(command, "props") ||
-			   !strcmp(command, "stats") || !strcmp(command, "scale")) &&
+			   !strcmp(command, "stats") || !strcmp(command, "scale") || !strcmp(command, "move")) &&
 			find(arg1) < 0) {
 		reply("{\"ok\":false,\"error\":\"no source %s\"}", arg1 ? arg1 : "");
 	} else if (!strcmp(command, "update")) {
@@ -275,6 +351,21 @@ static void handle(char *line)
 		if (sources[i].item)
 			obs_sceneitem_set_scale(sources[i].item, &(struct vec2){.x = factor, .y = factor});
 		reply("{\"ok\":%s}", sources[i].item ? "true" : "false");
+	} else if (!strcmp(command, "move")) {
+		int i = find(arg1);
+		float x = 0, y = 0;
+		if (rest)
+			sscanf(rest, "%f %f", &x, &y);
+		if (sources[i].item)
+			obs_sceneitem_set_pos(sources[i].item, &(struct vec2){.x = x, .y = y});
+		reply("{\"ok\":%s}", sources[i].item ? "true" : "false");
+	} else if (!strcmp(command, "scene") || !strcmp(command, "program")) {
+		obs_scene_t *named = arg1 ? scene_named(arg1) : NULL;
+		if (named && !strcmp(command, "scene"))
+			scene = named;
+		else if (named)
+			obs_set_output_source(0, obs_scene_get_source(named));
+		reply("{\"ok\":%s}", named ? "true" : "false");
 	} else if (!strcmp(command, "release")) {
 		int i = find(arg1);
 		if (sources[i].item)
@@ -358,6 +449,8 @@ static void handle(char *line)
 		reply("{\"ok\":true,\"types\":[%s]}", list);
 	} else if (!strcmp(command, "load_state")) {
 		reply_load_state(arg1 ? arg1 : "");
+	} else if (!strcmp(command, "reset_video")) {
+		resize_canvas(arg1 ? (uint32_t)atoi(arg1) : 0, rest ? (uint32_t)atoi(rest) : 0);
 	} else {
 		reply("{\"ok\":false,\"error\":\"unknown command %s\"}", command);
 	}
@@ -383,7 +476,9 @@ int main(int argc, char **argv)
 	struct wl_display *wayland = NULL;
 	const char *platform = getenv("OBS_HOST_PLATFORM");
 	if (platform && !strcmp(platform, "wayland")) {
-		wayland = wl_display_connect(NULL);
+		/* OBS_HOST_WAYLAND_DISPLAY: the compositor OBS itself draws on, when it is not the one
+		 * WAYLAND_DISPLAY names for wlcap to capture (one that a test kills and restarts). */
+		wayland = wl_display_connect(getenv("OBS_HOST_WAYLAND_DISPLAY"));
 		if (!wayland) {
 			fprintf(stderr, "obs_host: no Wayland display\n");
 			return 1;
@@ -403,27 +498,12 @@ int main(int argc, char **argv)
 	snprintf(config, sizeof(config), "%s.config", argv[1]);
 	if (!obs_startup("en-US", config, NULL))
 		return 1;
-	const char *fps = getenv("OBS_HOST_FPS"); /* OBS's frame rate; 30 unless a test needs another */
-	struct obs_video_info ovi = {
-		.graphics_module = "libobs-opengl",
-		.fps_num = fps ? (uint32_t)atoi(fps) : 30,
-		.fps_den = 1,
-		.base_width = frame_width,
-		.base_height = frame_height,
-		.output_width = frame_width,
-		.output_height = frame_height,
-		.output_format = VIDEO_FORMAT_BGRA, /* RGBA output comes out all zero in OBS 29 */
-		.gpu_conversion = true,
-		.colorspace = VIDEO_CS_SRGB,
-		.range = VIDEO_RANGE_FULL,
-		.scale_type = OBS_SCALE_DISABLE,
-	};
-	if (obs_reset_video(&ovi) != OBS_VIDEO_SUCCESS)
+	if (reset_video(frame_width, frame_height) != OBS_VIDEO_SUCCESS)
 		return 1;
 	struct obs_audio_info oai = {48000, SPEAKERS_STEREO};
 	obs_reset_audio(&oai);
 	obs_post_load_modules();
-	scene = obs_scene_create("wlcap-test");
+	scene = scene_named("wlcap-test");
 	obs_set_output_source(0, obs_scene_get_source(scene));
 	obs_add_raw_video_callback(NULL, raw_video, NULL);
 	reply("{\"ok\":true,\"ready\":true}");
@@ -442,11 +522,12 @@ int main(int argc, char **argv)
 			obs_sceneitem_remove(sources[i].item);
 		obs_source_release(sources[i].source);
 	}
-	obs_scene_release(scene);
+	for (int i = 0; i < MAX_SCENES; i++)
+		obs_scene_release(scenes[i].scene);
 	/* As the OBS app does (ClearSceneData): the sources are destroyed, on libobs' destruction
 	 * thread, before the scripts and the Python interpreter go away. */
 	obs_wait_for_destroy_queue();
-	unload_scripts();
+	unload_scripts(NULL);
 	obs_scripting_unload();
 	obs_shutdown();
 	long leaks = bnum_allocs();
