@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from harness.clients import client_command
 from harness.compositor import SwayHeadless
-from harness.obshost import ObsHost, max_channel_difference
+from harness.obshost import ObsHost, bgra_pixel, max_channel_difference
 from patterns import crop, pattern, write_png
 from test_obs import socket_fds, wait_for
 
@@ -53,6 +53,11 @@ def wait_for_pixels(host: ObsHost, expected: list[tuple[RgbImage, int, int]], ti
         if worst <= TOLERANCE or time.monotonic() > deadline:
             return worst
         time.sleep(0.2)
+
+
+def centre_of(frame: bytes, x0: int) -> tuple[int, int, int]:
+    """(R, G, B) at the centre of the source drawn at (x0, 0) of OBS's output."""
+    return bgra_pixel(frame, 2 * OUTPUT_W, x0 + OUTPUT_W // 2, OUTPUT_H // 2)
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 10) -> bool:
@@ -103,7 +108,7 @@ def test_many_sources_in_one_obs(two_outputs, obs_factory) -> None:  # type: ign
     try:
         assert window.stdin is not None and window.stdout is not None
         window.stdout.readline()  # its first paint
-        time.sleep(1)  # the window mapped: what it did to either output is done
+        assert wait_until(lambda: centre_of(host.grab(1), OUTPUT_W) == (0x20, 0x40, 0x80), 20)  # shown
         before = {name: host.ok("stats", name)["frames_published"] for name in ("screen1", "screen2")}
         for colour in ("ff8000", "0080ff") * 5:
             window.stdin.write(f"rect 20 20 64 64 {colour}\n")
@@ -120,7 +125,10 @@ def test_many_sources_in_one_obs(two_outputs, obs_factory) -> None:  # type: ign
     host.ok("create", "missing", "wlcap_capture", settings(output="HEADLESS-9"))
     props = wait_for(host, "missing", lambda p: "error" in p["headline"])
     assert "unknown output 'HEADLESS-9'" in props["status"]
+    sway.show_colour("HEADLESS-2", "#336699")  # meanwhile, screen2 captures what changes
+    assert wait_until(lambda: centre_of(host.grab(1), OUTPUT_W) == (0x33, 0x66, 0x99), 20)
     host.ok("release", "missing")
+    sway.show_image("HEADLESS-2", sway.dir / "HEADLESS-2.png")
     assert wait_for_pixels(host, [(first, 0, 0), (second, OUTPUT_W, 0)]) <= TOLERANCE
 
     # Scene "crops" (not on the output yet): HEADLESS-1 twice, cropped two ways.

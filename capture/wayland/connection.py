@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pywayland.client.display import Display
+from pywayland.protocol_core.interface import Interface
 
 from capture.errors import (
     CompositorUnavailableError,
@@ -67,10 +68,20 @@ def _close_open_connections() -> None:
         connection.close()
 
 
+def _interfaces() -> list[type[Interface]]:
+    """Every protocol interface class generated (wlcap's XML, and pywayland's own wayland.xml)."""
+    found, pending = [], list(Interface.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
 def _describe_protocol_error(interface: str, code: int) -> str:
     """`zwlr_screencopy_frame_v1 error 1: invalid_buffer`: the code's name where wlcap has the XML."""
-    for cls in vars(protocols).values():
-        if getattr(cls, "name", None) == interface and hasattr(cls, "error"):
+    for cls in _interfaces():
+        if cls.name == interface and hasattr(cls, "error"):
             with contextlib.suppress(ValueError):
                 return f"{interface} error {code}: {cls.error(code).name}"
     return f"{interface} error {code}"

@@ -91,9 +91,6 @@ def load() -> None:
     that already exist (created before a script reload, or loaded from the scene collection), start
     the threads."""
     global _listing, _switch_interval_before
-    if sys.getswitchinterval() > SWITCH_INTERVAL_S:  # never lengthen what another script shortened
-        _switch_interval_before = sys.getswitchinterval()
-        sys.setswitchinterval(SWITCH_INTERVAL_S)
     native.register()
     _listing = Listing()
     _listing.start()
@@ -109,6 +106,11 @@ def load() -> None:
         thread = threading.Thread(target=target, name=name, daemon=True)
         thread.start()
         _threads.append(thread)
+    # Last: a load that raised never reaches script_unload (wlcap.py keeps no plugin then), which would
+    # leave every script in OBS with the short interval.
+    if sys.getswitchinterval() > SWITCH_INTERVAL_S:  # never lengthen what another script shortened
+        _switch_interval_before = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
 
 
 def unload() -> None:

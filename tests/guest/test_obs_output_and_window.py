@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from harness.obs_guest import TOLERANCE, keep_log, launch_obs, set_background
 from harness.obshost import ObsHost, bgra_pixel
+from test_obs_many_sources import capture_threads
 from test_obs_window import APP_ID, close_window, open_window
 
 pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
@@ -56,11 +57,6 @@ def screen_shows(host: ObsHost, colour: tuple[int, int, int], timeout: float = 9
         if time.monotonic() > deadline:
             return False
         time.sleep(0.5)
-
-
-def capture_threads(pid: int) -> int:
-    return sum(1 for task in os.listdir(f"/proc/{pid}/task")
-               if Path(f"/proc/{pid}/task/{task}/comm").read_text().strip() == "wlcap-capture")
 
 
 def test_an_output_and_a_window_in_one_obs(obs_host_binary: Path, guest_baseline_leaks: int) -> None:

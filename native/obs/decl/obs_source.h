@@ -123,7 +123,7 @@ bool wlcap_source_publish(struct wlcap_source *src, const struct wlcap_frame_des
 /* Tokens of frames OBS is done with (at most max); returns how many were written. */
 size_t wlcap_source_take_returned(struct wlcap_source *src, uint64_t *tokens, size_t max);
 /* Forget every frame (pending and shown); their tokens go to the returned list. After this returns,
- * the render thread touches none of their memory, and no import of their pool is held. */
+ * the render thread touches none of their memory, and (OBS having a renderer) no import of their pool is held. */
 void wlcap_source_clear(struct wlcap_source *src);
 /* An eventfd to write to when tokens are returned (the capture thread's wake-up); duplicated. -1: none. */
 void wlcap_source_set_wake_fd(struct wlcap_source *src, int fd);
