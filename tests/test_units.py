@@ -12,12 +12,12 @@ import pytest
 from patterns import decode_png, pattern
 
 from capture import Region, RegionError
+from capture.buffers.damage import within
 from capture.buffers.dmabuf import nodes_for_device
 from capture.buffers.formats import fourcc
 from capture.buffers.native import GbmDevice, NativeError, dmabuf_sync
 from capture.errors import BackendUnavailableError, WlcapError
 from capture.image import RgbImage, encode_png, to_rgb, upright
-from capture.session.wlr import damage_within
 
 XR24 = fourcc("XR24")
 
@@ -152,4 +152,4 @@ def test_output_damage_is_moved_into_a_region_and_clipped() -> None:
     """wlroots reports a region capture's damage in output pixels: the region's frame (here at 100, 50,
     64x48) sees it from its own origin, clipped to itself, and nothing of what lies outside."""
     damage = [(110, 60, 10, 10), (90, 40, 20, 20), (150, 90, 100, 100), (0, 0, 50, 50)]
-    assert damage_within(damage, 100, 50, 64, 48) == [(10, 10, 10, 10), (0, 0, 10, 10), (50, 40, 14, 8)]
+    assert within(damage, 64, 48, 100, 50) == [(10, 10, 10, 10), (0, 0, 10, 10), (50, 40, 14, 8)]

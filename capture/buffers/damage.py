@@ -31,9 +31,12 @@ def clip(rect: Rect, width: int, height: int) -> Rect | None:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
-def within(rects: list[Rect], width: int, height: int) -> list[Rect]:
-    """The parts of `rects` inside a width x height buffer: what a consumer may be sent to read."""
-    return [c for c in (clip(r, width, height) for r in rects) if c is not None]
+def within(rects: list[Rect], width: int, height: int, x0: int = 0, y0: int = 0) -> list[Rect]:
+    """The parts of `rects` inside a width x height buffer whose top left is (x0, y0) in their
+    coordinates (a region's buffer, given an output's damage), in the buffer's: what a consumer may be
+    sent to read."""
+    moved = ((x - x0, y - y0, w, h) for x, y, w, h in rects)
+    return [c for c in (clip(r, width, height) for r in moved) if c is not None]
 
 
 class DamageTracker:

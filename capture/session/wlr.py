@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from capture.buffers.damage import within
 from capture.buffers.pool import BufferPool
 from capture.buffers.spec import Buffer, BufferKind
 from capture.errors import (
@@ -162,7 +163,7 @@ class WlrSession:
             # wlroots reports the output's damage, not the region's; and damage is clipped to the
             # buffer, so that no consumer is sent to read past it, whatever the compositor said.
             x0, y0 = (region.x, region.y) if region is not None else (0, 0)
-            damage = damage_within(frame.damage, x0, y0, buffer.spec.width, buffer.spec.height)
+            damage = within(frame.damage, buffer.spec.width, buffer.spec.height, x0, y0)
             captured = Frame(
                 buffer=buffer, width=buffer.spec.width, height=buffer.spec.height, stride=buffer.stride,
                 format=buffer.spec.format, y_invert=frame.y_invert, transform=self.target.info.transform,
@@ -187,16 +188,3 @@ class WlrSession:
     def _handle_output_removed(self, error: UnknownOutputError) -> None:
         self._finish_frame(recycle=True)
         self._on_error(error)
-
-
-def damage_within(damage: list[tuple[int, int, int, int]], x0: int, y0: int, width: int,
-            height: int) -> list[tuple[int, int, int, int]]:
-    """Output damage as the region's frame sees it: moved to the region's origin, clipped to its size.
-    A region captured from an untransformed output: output pixels are buffer pixels."""
-    inside = []
-    for x, y, w, h in damage:
-        left, top = max(x - x0, 0), max(y - y0, 0)
-        right, bottom = min(x - x0 + w, width), min(y - y0 + h, height)
-        if right > left and bottom > top:
-            inside.append((left, top, right - left, bottom - top))
-    return inside
