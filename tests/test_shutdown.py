@@ -138,6 +138,15 @@ def assert_clean_log(log: str) -> None:
     assert STUCK not in log, log[log.index(STUCK) - 500:][:3000]
 
 
+def closed_cleanly(obs: ObsApp, exit_status: int | None) -> str:
+    """The OBS app's log, once it is checked that closing its window ended it (status 0) and that the
+    log is clean."""
+    log = obs.log()
+    assert (exit_status, obs.stop_method) == (0, "window close"), log[-3000:]
+    assert_clean_log(log)
+    return log
+
+
 # -- 1. OBS exiting with captures live --------------------------------------------------------------
 
 
@@ -195,9 +204,7 @@ def test_obs_app_closes_with_captures_live(painting: tuple[SwayHeadless, Paintin
     finally:
         if exit_status is None:
             obs.stop()
-    log = obs.log()
-    assert (exit_status, obs.stop_method) == (0, "window close"), log[-3000:]
-    assert_clean_log(log)
+    log = closed_cleanly(obs, exit_status)
     assert "source type wlcap_capture disabled (script unloaded)" in log
     assert "Number of memory leaks: 0" in log
 
@@ -292,8 +299,6 @@ def test_a_hundred_script_reloads_in_the_obs_app(painting: tuple[SwayHeadless, P
     finally:
         if exit_status is None:
             obs.stop()
-    log = obs.log()
-    assert (exit_status, obs.stop_method) == (0, "window close"), log[-3000:]
-    assert_clean_log(log)
+    log = closed_cleanly(obs, exit_status)
     assert log.count("source type wlcap_capture enabled again") == RELOAD_CYCLES
     assert "Number of memory leaks: 0" in log
