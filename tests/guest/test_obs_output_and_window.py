@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from harness.obs_guest import TOLERANCE, keep_log, launch_obs, set_background
+from harness.obs_guest import TOLERANCE, keep_log, launch_obs, set_background, wait_for_status
 from harness.obshost import ObsHost, bgra_pixel
 from test_obs_many_sources import capture_threads
 from test_obs_window import APP_ID, close_window, open_window
@@ -21,15 +21,6 @@ pytestmark = pytest.mark.skipif(os.environ.get("WLCAP_GUEST") != "1",
 
 SOURCE_W, SOURCE_H = 320, 200
 WINDOW_COLOUR, FIRST_BACKGROUND, SECOND_BACKGROUND = (200, 60, 40), (30, 90, 160), (60, 150, 70)
-
-
-def headline(host: ObsHost, name: str, text: str, timeout: float = 90) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        line = str(host.ok("props", name)["headline"])
-        if text in line or time.monotonic() > deadline:
-            return line
-        time.sleep(0.5)
 
 
 def halves_show(host: ObsHost, left: tuple[int, int, int], right: tuple[int, int, int], timeout: float = 90) -> bool:
@@ -72,19 +63,19 @@ def test_an_output_and_a_window_in_one_obs(obs_host_binary: Path, guest_baseline
         host.ok("create", "screen", "wlcap_capture",
                 json.dumps({"cursor": False, "region": f"0,0 {SOURCE_W}x{SOURCE_H}", "backend": "dmabuf"}))
         host.ok("move", "screen", str(SOURCE_W), "0")
-        assert "capturing window" in headline(host, "win", "capturing window")
-        assert "dmabuf" in headline(host, "screen", "dmabuf")
+        assert "capturing window" in wait_for_status(host, "capturing window", 90, "win", "headline")
+        assert "dmabuf" in wait_for_status(host, "dmabuf", 90, "screen", "headline")
         assert halves_show(host, WINDOW_COLOUR, FIRST_BACKGROUND)
         assert capture_threads(host.process.pid) == 2
 
         close_window(window)
-        assert "no window" in headline(host, "win", "no window")
+        assert "no window" in wait_for_status(host, "no window", 90, "win", "headline")
         set_background(SECOND_BACKGROUND)  # the screen source keeps capturing meanwhile
         assert screen_shows(host, SECOND_BACKGROUND), "the screen source stopped when the window closed"
         assert "capturing" in str(host.ok("props", "screen")["headline"])
 
         again = open_window("c83c28")
-        assert "capturing window" in headline(host, "win", "capturing window")
+        assert "capturing window" in wait_for_status(host, "capturing window", 90, "win", "headline")
         assert halves_show(host, WINDOW_COLOUR, SECOND_BACKGROUND)
         log = host.log()
         assert "Traceback" not in log

@@ -107,10 +107,11 @@ def keep_log(host: ObsHost, name: str) -> None:
         Path(share, name).write_text(host.log())
 
 
-def wait_for_status(host: ObsHost, text: str, timeout: float = 60, source: str = "cap") -> str:
+def wait_for_status(host: ObsHost, text: str, timeout: float = 60, source: str = "cap", part: str = "status") -> str:
+    """Until `source`'s status (part="headline": its first line only) holds `text`, or timeout: it."""
     deadline = time.monotonic() + timeout
     while True:
-        status = str(host.ok("props", source)["status"])
+        status = str(host.ok("props", source)[part])
         if text in status or time.monotonic() > deadline:
             return status
         time.sleep(0.5)
