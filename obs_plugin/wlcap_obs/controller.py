@@ -13,8 +13,18 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from capture import Backend, CaptureOptions, CaptureProtocol, CursorMode, FrameStream, Region, WlcapError
-from capture.buffers.formats import describe, describe_modifier
+from capture import (
+    Backend,
+    CaptureFailedError,
+    CaptureOptions,
+    CaptureProtocol,
+    CursorMode,
+    FrameStream,
+    Region,
+    WlcapError,
+)
+from capture.buffers.formats import DRM_FORMAT_MOD_INVALID, describe, describe_modifier
+from capture.buffers.spec import BufferKind
 
 from . import native, status
 from .handoff import FrameHandoff
@@ -187,23 +197,28 @@ class SourceController:
 
     def watch(self) -> None:
         """Notice a stream that ended (output gone, compositor gone), step the DMA-BUF ladder down on
-        import failures, retry what failed, and refresh the status line."""
+        import failures and on copies the compositor kept failing, retry what failed, and refresh
+        the status line."""
         with self._lifecycle:
             stream = self._stream
             self._log_ladder()
             failure = self.handle.take_import_failure()
             if failure is not None and self._ladder is not None:
                 fmt, modifier = failure
-                self._ladder.step_down("OBS could not import the buffer", fmt, modifier)
-                self._log_ladder()
-                if self.settings.backend == "dmabuf" and not self._ladder.wants_dmabuf:
-                    self._stop()
-                    self._fail(f"DMA-BUF import failed ({describe(fmt)}, {describe_modifier(modifier)})")
-                    return
-                self._restart()
+                self._step_down("OBS could not import the buffer", fmt, modifier,
+                                f"DMA-BUF import failed ({describe(fmt)}, {describe_modifier(modifier)})")
                 return
             if stream is not None and stream.error is not None:
                 error = stream.error
+                summary = stream.session.summary
+                if (isinstance(error, CaptureFailedError) and summary.backend is BufferKind.DMABUF
+                        and self._ladder is not None and summary.format is not None):
+                    # Copies into these DMA-BUFs kept failing on the compositor's side (a renderer that
+                    # accepted buffers it cannot write): the next rung, as for a buffer OBS cannot import.
+                    modifier = summary.modifier if summary.modifier is not None else DRM_FORMAT_MOD_INVALID
+                    self._step_down(f"the compositor's copies into it failed ({error})", summary.format, modifier,
+                                    f"DMA-BUF required, but the compositor cannot copy into one: {error}")
+                    return
                 self._stop()
                 self._fail(f"{error}; retrying")
                 return
@@ -213,6 +228,18 @@ class SourceController:
                 return
             if stream is not None:
                 self._update_status()
+
+    def _step_down(self, reason: str, drm_format: int, modifier: int, required_error: str) -> None:
+        """Leave the ladder's rung that failed and capture again on the next; an error instead when
+        DMA-BUF was required and no DMA-BUF rung is left."""
+        assert self._ladder is not None
+        self._ladder.step_down(reason, drm_format, modifier)
+        self._log_ladder()
+        if self.settings.backend == "dmabuf" and not self._ladder.wants_dmabuf:
+            self._stop()
+            self._fail(required_error)
+            return
+        self._restart()
 
     def _update_status(self) -> None:
         stream = self._stream

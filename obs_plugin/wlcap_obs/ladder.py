@@ -1,7 +1,8 @@
 """The DMA-BUF fallback ladder: explicit modifiers -> implicit modifier -> LINEAR -> shared memory.
 
-Each failed import steps down once, and each step is logged once with its reason. The rung decides
-which modifiers the capture library may allocate with (CaptureOptions.modifier_filter).
+Each failed import, and each DMA-BUF the compositor keeps failing to copy into, steps down once, and
+each step is logged once with its reason. The rung decides which modifiers the capture library may
+allocate with (CaptureOptions.modifier_filter).
 """
 
 from __future__ import annotations

@@ -18,9 +18,10 @@ STATUS_SECONDS = 1.0
 # (sys.setswitchinterval; Python's default is 5 ms). A capture thread takes the GIL back after every
 # C call it makes (the wait on the Wayland fd, each libwayland request and event, the hand-over to
 # C): about 25 times a frame. While another script runs pure Python, each of those may wait the whole
-# interval: at 5 ms, with a script busy 10 ms of every 16, OBS showed 55-68 % of the paints it could
-# have shown, at 0.5 ms 82-83 % (95 % without it; tools/bench/other_scripts_bench.py). The interval
-# only matters while a thread waits: it costs nothing otherwise, a few microseconds a switch then.
+# interval. With a script busy 10 ms of every 16, OBS showed 91-98 % of the paints it could have shown
+# at 5 ms, 95-99 % at 0.5 ms: as under the same load from another process, 97-99 % (99 % with no load;
+# tools/bench/other_scripts_bench.py, README). The interval only matters while a thread waits: it costs
+# nothing otherwise, a few microseconds a switch then.
 SWITCH_INTERVAL_S = 0.0005
 
 _controllers: dict[int, SourceController] = {}

@@ -1,6 +1,6 @@
 """The lies tools/harness/wayland_proxy.py can tell a client about a real compositor's events, by name
 (LIES): wrong buffer sizes, strides and formats, events out of order, floods of damage and damage far
-outside the buffer. Each makes a new `Lie` for each client connection."""
+outside the buffer, DMA-BUFs refused. Each makes a new `Lie` for each client connection."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from harness.wayland_proxy import Lie, Message
 
 FRAME = "zwlr_screencopy_frame_v1"
 EXT_SESSION = "ext_image_copy_capture_session_v1"
+EXT_FRAME = "ext_image_copy_capture_frame_v1"
+DMABUF_PARAMS = "zwp_linux_buffer_params_v1"
 UNKNOWN_FORMAT = 0x5A5A5A5A  # "ZZZZ": no format at all
 NV12 = 0x3231564E  # a real format, but planar YUV: not one a screen capture reads as RGB
 HUGE = 65535
@@ -38,6 +40,28 @@ class Replace(Lie):
         if (event.interface, event.name) == (self.interface, self.event):
             return self.instead(event)
         return [event]
+
+
+class DmabufCopiesFail(Lie):
+    """Once the client has a DMA-BUF wl_buffer on this connection, every frame fails instead of
+    `ready` (wlr-screencopy and ext-image-copy-capture): a compositor whose renderer cannot write the
+    buffers it accepted. A connection with shared-memory buffers only is told the truth."""
+
+    def __init__(self) -> None:
+        self.dmabuf_created = False
+
+    def __call__(self, event: Message) -> list[Message]:
+        if (event.interface, event.name) == (DMABUF_PARAMS, "created"):
+            self.dmabuf_created = True
+        elif self.dmabuf_created and event.name == "ready" and event.interface in (FRAME, EXT_FRAME):
+            return [Message(event.object_id, event.interface, "failed", [0] if event.interface == EXT_FRAME else [])]
+        return [event]
+
+
+def _refuse_dmabuf(event: Message) -> list[Message]:
+    """linux-dmabuf's answer to `create` turned into a refusal (the buffer the compositor made stays
+    unknown to the client)."""
+    return [Message(event.object_id, DMABUF_PARAMS, "failed", [])]
 
 
 def _ready(event: Message) -> Message:
@@ -87,4 +111,7 @@ LIES: dict[str, Callable[[], Lie]] = {
     "ext-size-huge": lambda: Rewrite(EXT_SESSION, "buffer_size", lambda args: [HUGE, HUGE]),
     "ext-size-empty": lambda: Rewrite(EXT_SESSION, "buffer_size", lambda args: [0, 0]),
     "ext-format-unknown": lambda: Rewrite(EXT_SESSION, "shm_format", lambda args: [UNKNOWN_FORMAT]),
+    # DMA-BUFs the compositor refuses: at creation (linux-dmabuf's `failed`), or every copy into one
+    "dmabuf-refused": lambda: Replace(DMABUF_PARAMS, "created", _refuse_dmabuf),
+    "dmabuf-copies-fail": DmabufCopiesFail,
 }
