@@ -89,6 +89,11 @@ def run(options: CaptureOptions, frames: int, every: int, warmup: int, timeout: 
                 break
             frame = stream.get_frame(timeout=timeout)  # a stream that failed raises its error here
             if frame is None:
-                return SoakResult(samples, f"no frame for {timeout} s after {received} frames")
+                # What the stall was, for whoever reads the run: a frame the compositor never finished,
+                # or one never asked for; a compositor that answers, or one stuck altogether.
+                in_flight = "a frame asked for and not finished" if stream.session.busy else "no frame asked for"
+                answers = "answers" if stream.compositor_responds(timeout) else "does not answer either"
+                return SoakResult(samples, f"no frame for {timeout} s after {received} frames ({in_flight}; "
+                                           f"the compositor {answers})")
             frame.release()
     return SoakResult(samples, "")
