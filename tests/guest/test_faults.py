@@ -6,7 +6,8 @@ sway on the first card (tests/guest/second_sway.py says why) and renders on the 
 
 After each fault: OBS is alive, the status says what happened, capture resumes with the right pixels
 with no user action, the OBS process holds the fds and threads it held before, and it leaks nothing
-at the end. (A compositor or OBS refusing the DMA-BUFs is test_obs_dmabuf.py's ladder.)"""
+at the end. (OBS refusing the DMA-BUFs is test_obs_dmabuf.py's ladder; the compositor refusing
+them, test_obs_refused_dmabuf.py.)"""
 
 from __future__ import annotations
 
