@@ -9,7 +9,6 @@ fps (a 16 ms timer fires every frame)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import time
@@ -21,6 +20,7 @@ from bench.peer_figures import read_marks
 from conftest import same_capture_env
 from harness.compositor import SwayHeadless
 from harness.obshost import ObsHost
+from test_obs_pacing import paints_shown_in_order
 
 WIDTH, HEIGHT = 320, 240
 BUSY_SCRIPT = Path(__file__).resolve().parent.parent / "tools" / "harness" / "obs_scripts" / "busy_script.py"
@@ -36,16 +36,7 @@ def follow_paints(host: ObsHost, window: PaintingWindow, committed: dict[int, in
     host.ok("marks", str(path))
     time.sleep(0.3)  # the last paints' lines
     committed.update(window.take_paints())
-    marks = read_marks(path)
-    codes = [mark.code for mark in marks if mark.code is not None]
-    distinct = [code for k, code in enumerate(codes) if k == 0 or code != codes[k - 1]]
-    assert len(codes) == len(marks), "an OBS frame showed something other than one of the window's paints"
-    assert len(distinct) >= 2, "OBS did not follow the repainting window"
-    assert all(code in committed for code in distinct), "OBS showed a paint the window never made"
-    assert all(b > a for a, b in itertools.pairwise(distinct)), f"paints out of order: {distinct}"
-    assert all(mark.output_ns >= committed[mark.code] for mark in marks if mark.code is not None), \
-        "OBS output a paint before the window committed it"
-    return len(distinct)
+    return len(paints_shown_in_order(read_marks(path), committed))
 
 
 def switch_interval_seen(host: ObsHost) -> str:

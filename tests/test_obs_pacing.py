@@ -10,11 +10,26 @@ import json
 import time
 
 from bench.peer_bench import PaintingWindow
-from bench.peer_figures import read_marks
+from bench.peer_figures import Mark, read_marks
 from conftest import same_capture_env
 from harness.compositor import SwayHeadless
 
 WIDTH, HEIGHT = 320, 240
+
+
+def paints_shown_in_order(marks: list[Mark], committed: dict[int, int]) -> list[int]:
+    """The window's paints OBS showed (`marks`, the OBS host's), each once, in order. Fails unless
+    every OBS frame showed one of the window's paints (`committed`: code -> commit time), at least two,
+    in the order painted, none output before its commit."""
+    shown = [mark for mark in marks if mark.code is not None]
+    distinct = [mark.code for k, mark in enumerate(shown) if k == 0 or mark.code != shown[k - 1].code]
+    assert len(shown) == len(marks), "an OBS frame showed something other than one of the window's paints"
+    assert len(distinct) >= 2, "OBS did not follow the repainting window"
+    assert all(code in committed for code in distinct), "OBS showed a paint the window never made"
+    assert all(b > a for a, b in itertools.pairwise(distinct)), f"paints out of order: {distinct}"
+    assert all(mark.output_ns >= committed[mark.code] for mark in shown if mark.code is not None), \
+        "OBS output a paint before the window committed it"
+    return [code for code in distinct if code is not None]
 
 
 def test_a_window_repainting_every_frame_reaches_obs_in_order(obs_factory, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -37,18 +52,11 @@ def test_a_window_repainting_every_frame_reaches_obs_in_order(obs_factory, tmp_p
         time.sleep(0.5)
         committed = dict(window.take_paints())
         marks = read_marks(tmp_path / "marks.txt")
-        shown = [mark for mark in marks if mark.code is not None]
-        distinct = [mark.code for k, mark in enumerate(shown) if k == 0 or mark.code != shown[k - 1].code]
+        distinct = paints_shown_in_order(marks, committed)
         published = after["frames_published"] - before["frames_published"]
         rendered = after["renders"] - before["renders"]
         print(f"{len(marks)} OBS frames, {len(distinct)} paints shown of {len(committed)} committed; "
               f"{published} frames captured for {rendered} renders")
-        assert len(shown) == len(marks), "an OBS frame showed something other than one of the window's paints"
-        assert len(distinct) >= 2, "OBS did not follow the repainting window"
-        assert all(code in committed for code in distinct), "OBS showed a paint the window never made"
-        assert all(b > a for a, b in itertools.pairwise(distinct)), f"paints out of order: {distinct}"
-        assert all(mark.output_ns >= committed[mark.code] for mark in shown if mark.code is not None), \
-            "OBS output a paint before the window committed it"
         assert host.quit() == 0
     finally:
         window.stop()
